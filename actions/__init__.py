@@ -1,0 +1,1 @@
+"""Rasa custom actions: thin, one module per concern; the logic lives in `bot/`."""

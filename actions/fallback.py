@@ -1,0 +1,31 @@
+"""Low NLU confidence: ask to rephrase; the second time in a row, offer a person."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.fallback import fallback_response
+
+
+def user_intents(tracker: Tracker) -> List[str]:
+    return [
+        (event.get("parse_data") or {}).get("intent", {}).get("name") or ""
+        for event in tracker.events if event.get("event") == "user"
+    ]
+
+
+class ActionHandleFallback(Action):
+    def name(self) -> Text:
+        return "action_handle_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        response = fallback_response(user_intents(tracker))
+        dispatcher.utter_message(response=response)
+        if response == "utter_fallback_offer_human":
+            return [SlotSet("pending_question", "human_offer")]
+        return []

@@ -1,0 +1,138 @@
+"""Verification inside forms: the order number and proof of identity.
+
+`VerifiedOrderForm` is the one place that knows how a form collects an order number and
+verifies the customer; the order-status and complaint forms both build on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions import services
+from bot.crm.interface import CrmUnavailable
+from bot.identity import parse_contact, parse_order_number, verify_customer
+
+logger = logging.getLogger(__name__)
+
+# Channels whose user ids are authenticated (by Telegram, or a random web chat session),
+# so a verified identity can be remembered for that user. REST senders are client-chosen.
+REMEMBERED_CHANNELS = {"telegram", "webchat"}
+CONTACT_PROVIDED = "provided"
+
+
+def channel_of(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "rest"
+
+
+def verified_slots(customer_id: str, customer_name: Optional[str]) -> Dict[str, Any]:
+    return {"customer_verified": True, "customer_id": customer_id, "customer_name": customer_name}
+
+
+class VerifiedOrderForm(FormValidationAction, ABC):
+    """Order number plus e-mail or postcode; verified customers only give the number."""
+
+    @abstractmethod
+    def name(self) -> Text:
+        """The validate_<form> action name."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        events: List[EventType] = [SlotSet("pending_question", None)]
+        if not tracker.get_slot("customer_verified"):
+            remembered = await self._remembered_identity(tracker)
+            events += [SlotSet(key, value) for key, value in remembered.items()]
+            tracker.slots.update(remembered)
+        return events + await super().run(dispatcher, tracker, domain)
+
+    async def _remembered_identity(self, tracker: Tracker) -> Dict[str, Any]:
+        channel = channel_of(tracker)
+        if channel not in REMEMBERED_CHANNELS:
+            return {}
+        crm = services.crm()
+        try:
+            customer_id = await crm.find_identity(channel, tracker.sender_id)
+            if not customer_id:
+                return {}
+            customer = await crm.get_customer(customer_id)
+        except CrmUnavailable:
+            logger.warning("CRM unavailable restoring identity for %s", tracker.sender_id)
+            return {}
+        except Exception:  # noqa: BLE001 (CustomerNotFound and friends: just ask again)
+            return {}
+        return verified_slots(customer.id, customer.name.split()[0])
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("verification_locked"):
+            return []
+        if tracker.get_slot("customer_verified"):
+            return [slot for slot in domain_slots if slot != "order_contact"]
+        return domain_slots
+
+    async def validate_order_number(self, value: Any, dispatcher: CollectingDispatcher,
+                                    tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        number = parse_order_number(value if isinstance(value, str) else None)
+        if number is None:
+            dispatcher.utter_message(response="utter_order_number_invalid")
+            return {"order_number": None}
+        if tracker.get_slot("customer_verified"):
+            try:
+                order = await services.crm().get_order(number)
+                owned = order.customer_id == tracker.get_slot("customer_id")
+            except CrmUnavailable:
+                dispatcher.utter_message(response="utter_crm_unavailable")
+                return {"order_number": None}
+            except Exception:  # noqa: BLE001 (OrderNotFound: same answer as not owned)
+                owned = False
+            if not owned:
+                dispatcher.utter_message(response="utter_order_not_on_account")
+                return {"order_number": None}
+        return {"order_number": number}
+
+    async def validate_order_contact(self, value: Any, dispatcher: CollectingDispatcher,
+                                     tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        if tracker.get_slot("customer_verified"):
+            return {"order_contact": CONTACT_PROVIDED}
+        contact = parse_contact(value if isinstance(value, str) else None)
+        order_number = tracker.get_slot("order_number")
+        if contact is None or order_number is None:
+            dispatcher.utter_message(response="utter_contact_invalid")
+            return {"order_contact": None}
+        try:
+            result = await verify_customer(services.crm(), tracker.sender_id, order_number, contact)
+        except CrmUnavailable:
+            logger.warning("CRM unavailable verifying conversation %s", tracker.sender_id)
+            dispatcher.utter_message(response="utter_crm_unavailable")
+            return {"order_contact": None}
+        if result.status == "verified":
+            await self._remember(tracker, result.customer_id)
+            slots = verified_slots(result.customer_id, result.customer_name)
+            dispatcher.utter_message(response="utter_verified", customer_name=result.customer_name)
+            return {**slots, "order_contact": CONTACT_PROVIDED}
+        if result.status == "locked":
+            dispatcher.utter_message(response="utter_verify_locked")
+            return {"order_contact": None, "order_number": None, "verification_locked": True,
+                    "pending_question": "human_offer"}
+        dispatcher.utter_message(response="utter_verify_failed")
+        return {"order_contact": None, "order_number": None}
+
+    async def _remember(self, tracker: Tracker, customer_id: str) -> None:
+        crm = services.crm()
+        channel = channel_of(tracker)
+        if channel in REMEMBERED_CHANNELS:
+            await crm.link_identity(channel, tracker.sender_id, customer_id)
+        await crm.add_interaction(customer_id, channel, "verified",
+                                  "Verified in chat with order number and contact details")
+
+
+class ValidateVerifyForm(VerifiedOrderForm):
+    def name(self) -> Text:
+        return "validate_verify_form"

@@ -1,0 +1,43 @@
+"""The hub's app factory: settings in, a ready aiohttp application out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator
+
+import aiohttp
+import jinja2
+from aiohttp import web
+
+from bot.hub import keys
+from bot.hub.routes import add_routes
+from bot.settings import Settings
+
+_HERE = Path(__file__).parent
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    """One client session for calls to Rasa and the action server."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        app[keys.HTTP] = session
+        yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the hub for `settings`; resources open and close with the app."""
+    app = web.Application(client_max_size=1024**2)
+    app[keys.SETTINGS] = settings
+    app[keys.TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    app.cleanup_ctx.append(_http_client)
+    add_routes(app)
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """Run the hub until the process is told to stop."""
+    web.run_app(create_app(settings), host=settings.host, port=settings.hub_port,
+                print=None, access_log=None)

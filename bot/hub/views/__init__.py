@@ -1,0 +1,1 @@
+"""Hub views, grouped by page."""

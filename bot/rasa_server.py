@@ -1,0 +1,54 @@
+"""Runs the Rasa server the way Rapport needs it: loopback, and an authenticated API.
+
+Rasa's HTTP API can replace the model, inject events and train (CVE-2024-49375), so it is on
+only with a JWT secret (from the environment, never a URL token that lands in access logs).
+The embedded profile's SQLite files live in RAPPORT_VAR_DIR whatever endpoints.yml says.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+JWT_METHOD = "HS256"
+
+
+def load_endpoints(settings: Settings):  # -> rasa.core.utils.AvailableEndpoints
+    """endpoints.yml, with SQLite tracker store and event broker moved under var/."""
+    from rasa.core.utils import AvailableEndpoints
+
+    endpoints = AvailableEndpoints.read_endpoints(str(settings.home / settings.endpoints_file))
+    for config, path in ((endpoints.tracker_store, settings.tracker_db),
+                         (endpoints.event_broker, settings.events_db)):
+        if config and str(config.kwargs.get("dialect", "")).startswith("sqlite"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            config.kwargs["db"] = path
+    if endpoints.action and settings.actions_port:
+        endpoints.action.url = f"{settings.actions_url}/webhook"
+    return endpoints
+
+
+def serve(settings: Settings, model_path: Path, credentials: Optional[Path] = None) -> None:
+    """Serve Rasa until the process is told to stop."""
+    import rasa.core.run
+
+    credentials = credentials or settings.home / "credentials.yml"
+    jwt_secret = settings.rasa_jwt_secret
+    if not jwt_secret:
+        logger.warning("RAPPORT_RASA_JWT_SECRET is not set: Rasa's HTTP API stays off")
+    rasa.core.run.serve_application(
+        model_path=str(model_path),
+        credentials=str(credentials),
+        interface=settings.host,
+        port=settings.rasa_port,
+        enable_api=bool(jwt_secret),
+        jwt_secret=jwt_secret,
+        jwt_method=JWT_METHOD,
+        endpoints=load_endpoints(settings),
+        log_file=str(settings.logs_dir / "rasa-server.log"),
+    )

@@ -1,0 +1,149 @@
+"""Rapport's settings: the one place that reads the environment.
+
+Every setting is an environment variable with a documented default, so one machine runs
+with nothing configured (SQLite under ``var/``, everything on 127.0.0.1) and the
+scale-out profile changes only variables. Secrets have no default in code.
+
+| variable | default | meaning |
+|---|---|---|
+| RAPPORT_HOME | current directory | project root (holds config.yml, data/, var/) |
+| RAPPORT_VAR_DIR | $RAPPORT_HOME/var | embedded databases, models, spaCy pipeline, logs |
+| RAPPORT_HOST | 127.0.0.1 | interface every service binds to |
+| RAPPORT_RASA_PORT | 5005 | Rasa server |
+| RAPPORT_ACTIONS_PORT | 5055 | action server |
+| RAPPORT_HUB_PORT | 8080 | hub (console, dashboard, API) |
+| RAPPORT_RASA_JWT_SECRET | generated per `rapport run` | enables Rasa's HTTP API, JWT-authenticated |
+| RAPPORT_CRM_URL | sqlite:///$VAR/crm.db | CRM database (SQLAlchemy URL) |
+| RAPPORT_HUB_DB_URL | sqlite:///$VAR/hub.db | exchange log, handoffs, agents |
+| RAPPORT_EVENTS_DB | $VAR/events.db | Rasa's SQLite event broker, read by the hub |
+| RAPPORT_TRACKER_DB | $VAR/tracker.db | Rasa's SQLite tracker store |
+| RAPPORT_ENDPOINTS | endpoints.yml | Rasa endpoints file (endpoints.scale.yml to scale out) |
+| RAPPORT_TRAIN_EPOCHS_SCALE | 1.0 | multiplies epochs in config.yml (tests train faster) |
+| RAPPORT_MAX_MESSAGE_CHARS | 4000 | longer customer messages are refused with a clear answer |
+| RAPPORT_LOG_LEVEL | INFO | log level of the services |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping, Optional
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from error
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from error
+
+
+class SettingsError(ValueError):
+    """A setting has a value Rapport cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build with `Settings.from_env()` and pass it down."""
+
+    home: Path
+    var_dir: Path
+    host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    hub_port: int = 8080
+    rasa_jwt_secret: Optional[str] = field(default=None, repr=False)
+    crm_url: str = ""
+    hub_db_url: str = ""
+    events_db: str = ""
+    tracker_db: str = ""
+    endpoints_file: str = "endpoints.yml"
+    train_epochs_scale: float = 1.0
+    max_message_chars: int = 4000
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
+        """Read every RAPPORT_* variable, applying the documented defaults."""
+        env = os.environ if env is None else env
+        home = Path(env.get("RAPPORT_HOME") or Path.cwd()).resolve()
+        var_dir = Path(env.get("RAPPORT_VAR_DIR") or home / "var").resolve()
+        return cls(
+            home=home,
+            var_dir=var_dir,
+            host=env.get("RAPPORT_HOST") or "127.0.0.1",
+            rasa_port=_int(env, "RAPPORT_RASA_PORT", 5005),
+            actions_port=_int(env, "RAPPORT_ACTIONS_PORT", 5055),
+            hub_port=_int(env, "RAPPORT_HUB_PORT", 8080),
+            rasa_jwt_secret=env.get("RAPPORT_RASA_JWT_SECRET") or None,
+            crm_url=env.get("RAPPORT_CRM_URL") or f"sqlite:///{var_dir / 'crm.db'}",
+            hub_db_url=env.get("RAPPORT_HUB_DB_URL") or f"sqlite:///{var_dir / 'hub.db'}",
+            events_db=env.get("RAPPORT_EVENTS_DB") or str(var_dir / "events.db"),
+            tracker_db=env.get("RAPPORT_TRACKER_DB") or str(var_dir / "tracker.db"),
+            endpoints_file=env.get("RAPPORT_ENDPOINTS") or "endpoints.yml",
+            train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
+            max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 4000),
+            log_level=(env.get("RAPPORT_LOG_LEVEL") or "INFO").upper(),
+        )
+
+    def with_changes(self, **changes: object) -> "Settings":
+        """A copy with some values replaced (tests, CLI flags)."""
+        return replace(self, **changes)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.var_dir / "models"
+
+    @property
+    def spacy_model_dir(self) -> Path:
+        return self.var_dir / "spacy" / "en_rapport"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.var_dir / "logs"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.host}:{self.actions_port}"
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://{self.host}:{self.hub_port}"
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for the service processes, so all three agree on every value."""
+        env = {
+            "RAPPORT_HOME": str(self.home),
+            "RAPPORT_VAR_DIR": str(self.var_dir),
+            "RAPPORT_HOST": self.host,
+            "RAPPORT_RASA_PORT": str(self.rasa_port),
+            "RAPPORT_ACTIONS_PORT": str(self.actions_port),
+            "RAPPORT_HUB_PORT": str(self.hub_port),
+            "RAPPORT_CRM_URL": self.crm_url,
+            "RAPPORT_HUB_DB_URL": self.hub_db_url,
+            "RAPPORT_EVENTS_DB": self.events_db,
+            "RAPPORT_TRACKER_DB": self.tracker_db,
+            "RAPPORT_ENDPOINTS": self.endpoints_file,
+            "RAPPORT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
+            "RAPPORT_LOG_LEVEL": self.log_level,
+        }
+        if self.rasa_jwt_secret:
+            env["RAPPORT_RASA_JWT_SECRET"] = self.rasa_jwt_secret
+        return env
