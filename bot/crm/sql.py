@@ -1,0 +1,444 @@
+"""`SqlCrm`: the default CRM, in a SQLAlchemy database (SQLite embedded, PostgreSQL to scale).
+
+Each call runs one short transaction in a worker thread (`asyncio.to_thread`), so the event
+loop never waits on the database. Queries are built with SQLAlchemy only (bound parameters,
+never SQL from strings); database errors become `CrmUnavailable` with the error's class
+name only, so nothing a customer typed or the database said leaks into a reply or a log.
+Times go in and out as aware UTC datetimes (naive ones are taken to be UTC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Callable, Optional, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
+
+from bot.crm.database import make_session_factory
+from bot.crm.errors import InvalidRequest, OfferNotFound
+from bot.crm.interface import (
+    Case, CaseNotFound, CrmError, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
+    Interaction, NewCase, Offer, Order, OrderLine, OrderNotFound,
+)
+from bot.crm.models import (
+    CaseRow, ChannelIdentityRow, CustomerRow, InteractionRow, OfferRow, OrderRow,
+    VerificationAttemptRow, new_id,
+)
+from bot.crm.validation import (
+    CASE_STATUSES, MAX_DESCRIPTION_CHARS, MAX_SUMMARY_CHARS, OFFER_KINDS, OPEN_CASE_STATUSES,
+    SEVERITIES, as_utc, attempt_key, clean_channel_user, clean_key, clean_text,
+    naive_utc, normalise_order_number, require_amount, require_category, require_choice,
+    require_csat, require_score, utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CARD_ORDERS = 5
+CARD_TIMELINE = 20
+COMPLAINT_WINDOW = timedelta(days=90)
+VOUCHER_PREFIX = "LO-"
+VOUCHER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
+VOUCHER_LENGTH = 10
+
+
+def new_voucher_code() -> str:
+    """A voucher code nobody can guess: "LO-" and 10 characters (about 50 bits) from secrets."""
+    return VOUCHER_PREFIX + "".join(
+        secrets.choice(VOUCHER_ALPHABET) for _ in range(VOUCHER_LENGTH)
+    )
+
+
+class SqlCrm:
+    """The `Crm` on a SQLAlchemy engine whose schema `upgrade_schema` brought to head."""
+
+    def __init__(self, engine: Engine, *, dispose_engine: bool = False) -> None:
+        self._engine = engine
+        self._sessions = make_session_factory(engine)
+        self._dispose_engine = dispose_engine
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(self._transaction, work, *args)
+
+    def _transaction(self, work: Callable[..., T], *args: Any) -> T:
+        try:
+            with self._sessions.begin() as session:
+                return work(session, *args)
+        except CrmError:
+            raise
+        except SQLAlchemyError as error:
+            log.warning("CRM database error in %s: %s", work.__name__, type(error).__name__)
+            raise CrmUnavailable(f"CRM database error ({type(error).__name__})") from error
+
+    # -- orders and customers ------------------------------------------------------------
+
+    async def get_order(self, order_number: str) -> Order:
+        return await self._run(_get_order, order_number)
+
+    async def get_customer(self, customer_id: str) -> Customer:
+        return await self._run(_get_customer, customer_id)
+
+    async def customer_card(self, customer_id: str) -> CustomerCard:
+        return await self._run(_customer_card, customer_id)
+
+    # -- identities and verification -----------------------------------------------------
+
+    async def find_identity(self, channel: str, channel_user_id: str) -> Optional[str]:
+        return await self._run(_find_identity, channel, channel_user_id)
+
+    async def link_identity(self, channel: str, channel_user_id: str, customer_id: str) -> None:
+        await self._run(_link_identity, channel, channel_user_id, customer_id)
+
+    async def count_failed_verifications(
+        self, *, conversation_id: Optional[str] = None, order_number: Optional[str] = None,
+        since: datetime,
+    ) -> int:
+        return await self._run(_count_failed, conversation_id, order_number, since)
+
+    async def record_verification_attempt(
+        self, *, conversation_id: str, order_number: str, succeeded: bool
+    ) -> None:
+        await self._run(_record_attempt, conversation_id, order_number, succeeded)
+
+    # -- cases and offers ----------------------------------------------------------------
+
+    async def open_case(self, new_case: NewCase) -> Case:
+        return await self._run(_open_case, new_case)
+
+    async def get_case(self, case_id: str) -> Case:
+        return await self._run(_get_case, case_id)
+
+    async def update_case(
+        self, case_id: str, *, status: Optional[str] = None, resolution: Optional[str] = None,
+        resolved: Optional[bool] = None, csat: Optional[int] = None,
+    ) -> Case:
+        return await self._run(_update_case, case_id, status, resolution, resolved, csat)
+
+    async def make_offer(self, case_id: str, kind: str, amount: Optional[float] = None) -> Offer:
+        return await self._run(_make_offer, case_id, kind, amount)
+
+    async def settle_offer(self, offer_id: str, accepted: bool) -> Offer:
+        return await self._run(_settle_offer, offer_id, accepted)
+
+    async def offers_for_case(self, case_id: str) -> tuple[Offer, ...]:
+        return await self._run(_offers_for_case, case_id)
+
+    async def add_interaction(
+        self, customer_id: str, channel: str, kind: str, summary: str
+    ) -> None:
+        await self._run(_add_interaction, customer_id, channel, kind, summary)
+
+    async def close(self) -> None:
+        if self._dispose_engine:
+            await asyncio.to_thread(self._engine.dispose)
+
+
+# -- row → record -----------------------------------------------------------------------
+
+
+def _aware(moment: Optional[datetime]) -> Optional[datetime]:
+    return as_utc(moment) if moment is not None else None
+
+
+def _order(row: OrderRow) -> Order:
+    return Order(
+        number=row.number, customer_id=row.customer_id, status=row.status,
+        placed_at=as_utc(row.placed_at), total=float(row.total), currency=row.currency,
+        carrier=row.carrier, shipped_at=_aware(row.shipped_at), promised_date=row.promised_date,
+        delivered_at=_aware(row.delivered_at), email=row.email, postcode=row.postcode,
+        lines=tuple(
+            OrderLine(line.sku, line.product_name, line.quantity, float(line.unit_price))
+            for line in row.lines
+        ),
+    )
+
+
+def _customer(row: CustomerRow) -> Customer:
+    return Customer(
+        id=row.id, name=row.name, email=row.email, phone=row.phone, tier=row.tier,
+        consent_marketing=bool(row.consent_marketing),
+        consent_data_processing=bool(row.consent_data_processing),
+    )
+
+
+def _case(row: CaseRow) -> Case:
+    try:
+        reasons = tuple(str(reason) for reason in json.loads(row.severity_reasons or "[]"))
+    except (ValueError, TypeError):
+        reasons = ()
+    return Case(
+        id=row.id, customer_id=row.customer_id, order_number=row.order_number,
+        category=row.category, severity=row.severity, severity_score=float(row.severity_score),
+        severity_reasons=reasons, status=row.status, description=row.description,
+        resolution=row.resolution, resolved=row.resolved, csat=row.csat,
+        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
+    )
+
+
+def _offer(row: OfferRow) -> Offer:
+    return Offer(
+        id=row.id, case_id=row.case_id, kind=row.kind,
+        amount=float(row.amount) if row.amount is not None else None,
+        voucher_code=row.voucher_code, status=row.status, created_at=as_utc(row.created_at),
+    )
+
+
+def _interaction(row: InteractionRow) -> Interaction:
+    return Interaction(row.customer_id, as_utc(row.at), row.channel, row.kind, row.summary)
+
+
+# -- lookups that raise the named errors ------------------------------------------------
+
+
+def _customer_row(session: Session, customer_id: str) -> CustomerRow:
+    key = clean_key(customer_id)
+    row = session.get(CustomerRow, key) if key else None
+    if row is None:
+        raise CustomerNotFound("no customer with that id")
+    return row
+
+
+def _case_row(session: Session, case_id: str) -> CaseRow:
+    key = clean_key(case_id)
+    row = session.get(CaseRow, key) if key else None
+    if row is None:
+        raise CaseNotFound("no case with that id")
+    return row
+
+
+def _order_row(session: Session, order_number: str) -> OrderRow:
+    number = normalise_order_number(order_number)
+    row = None
+    if number:
+        query = select(OrderRow).options(selectinload(OrderRow.lines))
+        row = session.scalars(query.where(OrderRow.number == number)).one_or_none()
+    if row is None:
+        raise OrderNotFound("no order with that number")
+    return row
+
+
+# -- the operations ---------------------------------------------------------------------
+
+
+def _get_order(session: Session, order_number: str) -> Order:
+    return _order(_order_row(session, order_number))
+
+
+def _get_customer(session: Session, customer_id: str) -> Customer:
+    return _customer(_customer_row(session, customer_id))
+
+
+def _get_case(session: Session, case_id: str) -> Case:
+    return _case(_case_row(session, case_id))
+
+
+def _customer_card(session: Session, customer_id: str) -> CustomerCard:
+    customer = _customer_row(session, customer_id)
+    orders = session.scalars(
+        select(OrderRow).options(selectinload(OrderRow.lines))
+        .where(OrderRow.customer_id == customer.id)
+        .order_by(OrderRow.placed_at.desc(), OrderRow.id.desc()).limit(CARD_ORDERS)
+    ).all()
+    open_cases = session.scalars(
+        select(CaseRow)
+        .where(CaseRow.customer_id == customer.id, CaseRow.status.in_(OPEN_CASE_STATUSES))
+        .order_by(CaseRow.created_at.desc())
+    ).all()
+    complaints = session.scalar(
+        select(func.count()).select_from(CaseRow).where(
+            CaseRow.customer_id == customer.id,
+            CaseRow.created_at >= utcnow() - COMPLAINT_WINDOW,
+        )
+    )
+    timeline = session.scalars(
+        select(InteractionRow).where(InteractionRow.customer_id == customer.id)
+        .order_by(InteractionRow.at.desc(), InteractionRow.id.desc()).limit(CARD_TIMELINE)
+    ).all()
+    return CustomerCard(
+        customer=_customer(customer),
+        orders=tuple(_order(row) for row in orders),
+        open_cases=tuple(_case(row) for row in open_cases),
+        complaints_last_90_days=int(complaints or 0),
+        timeline=tuple(_interaction(row) for row in timeline),
+    )
+
+
+def _find_identity(session: Session, channel: str, channel_user_id: str) -> Optional[str]:
+    key = clean_channel_user(channel, channel_user_id)
+    if key is None:
+        return None
+    return session.scalar(
+        select(ChannelIdentityRow.customer_id).where(
+            ChannelIdentityRow.channel == key[0], ChannelIdentityRow.channel_user_id == key[1]
+        )
+    )
+
+
+def _link_identity(session: Session, channel: str, channel_user_id: str, customer_id: str) -> None:
+    key = clean_channel_user(channel, channel_user_id)
+    if key is None:
+        raise InvalidRequest("channel and channel user id must be short keys")
+    customer = _customer_row(session, customer_id)
+    values = {"channel": key[0], "channel_user_id": key[1], "customer_id": customer.id,
+              "linked_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = (sqlite if dialect == "sqlite" else postgresql).insert(ChannelIdentityRow)
+        session.execute(
+            insert.values(**values).on_conflict_do_update(
+                index_elements=["channel", "channel_user_id"],
+                set_={"customer_id": customer.id, "linked_at": values["linked_at"]},
+            )
+        )
+        return
+    existing = session.scalars(  # pragma: no cover - other databases
+        select(ChannelIdentityRow).where(
+            ChannelIdentityRow.channel == key[0], ChannelIdentityRow.channel_user_id == key[1]
+        )
+    ).one_or_none()
+    if existing is None:  # pragma: no cover
+        session.add(ChannelIdentityRow(**values))
+    else:  # pragma: no cover
+        existing.customer_id, existing.linked_at = customer.id, values["linked_at"]
+
+
+def _count_failed(
+    session: Session, conversation_id: Optional[str], order_number: Optional[str],
+    since: datetime,
+) -> int:
+    if not isinstance(since, datetime):
+        raise InvalidRequest("since must be a datetime")
+    query = select(func.count()).select_from(VerificationAttemptRow).where(
+        VerificationAttemptRow.succeeded.is_(False), VerificationAttemptRow.at >= naive_utc(since)
+    )
+    if conversation_id is not None:
+        query = query.where(
+            VerificationAttemptRow.conversation_id == clean_text(conversation_id, 255)
+        )
+    if order_number is not None:
+        query = query.where(VerificationAttemptRow.order_number == attempt_key(order_number))
+    return int(session.scalar(query) or 0)
+
+
+def _record_attempt(
+    session: Session, conversation_id: str, order_number: str, succeeded: bool
+) -> None:
+    session.add(VerificationAttemptRow(
+        conversation_id=clean_text(conversation_id, 255), order_number=attempt_key(order_number),
+        succeeded=bool(succeeded), at=utcnow(),
+    ))
+
+
+def _open_case(session: Session, new_case: NewCase) -> Case:
+    if not isinstance(new_case, NewCase):
+        raise InvalidRequest("open_case needs a NewCase")
+    customer = _customer_row(session, new_case.customer_id)
+    number = None
+    if new_case.order_number is not None:
+        order = _order_row(session, new_case.order_number)
+        if order.customer_id != customer.id:
+            raise InvalidRequest("that order belongs to another customer")
+        number = order.number
+    reasons = [clean_text(reason, 500) for reason in new_case.severity_reasons]
+    now = utcnow()
+    row = CaseRow(
+        id=new_id("CS"), customer_id=customer.id, order_number=number,
+        category=require_category(new_case.category),
+        severity=require_choice("severity", new_case.severity, SEVERITIES),
+        severity_score=require_score(new_case.severity_score),
+        severity_reasons=json.dumps(reasons, ensure_ascii=False),
+        status=require_choice("status", new_case.status, CASE_STATUSES),
+        description=clean_text(new_case.description, MAX_DESCRIPTION_CHARS),
+        created_at=now, updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return _case(row)
+
+
+def _update_case(
+    session: Session, case_id: str, status: Optional[str], resolution: Optional[str],
+    resolved: Optional[bool], csat: Optional[int],
+) -> Case:
+    row = _case_row(session, case_id)
+    if status is not None:
+        row.status = require_choice("status", status, CASE_STATUSES)
+    if resolution is not None:
+        row.resolution = clean_text(resolution, MAX_DESCRIPTION_CHARS)
+    if resolved is not None:
+        if not isinstance(resolved, bool):
+            raise InvalidRequest("resolved must be true or false")
+        row.resolved = resolved
+    if csat is not None:
+        row.csat = require_csat(csat)
+    row.updated_at = utcnow()
+    session.flush()
+    return _case(row)
+
+
+def _make_offer(session: Session, case_id: str, kind: str, amount: Optional[float]) -> Offer:
+    case = _case_row(session, case_id)
+    row = OfferRow(
+        id=new_id("OF"), case_id=case.id, kind=require_choice("kind", kind, OFFER_KINDS),
+        amount=require_amount(amount), status="offered", created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return _offer(row)
+
+
+def _settle_offer(session: Session, offer_id: str, accepted: bool) -> Offer:
+    if not isinstance(accepted, bool):
+        raise InvalidRequest("accepted must be true or false")
+    key = clean_key(offer_id)
+    row = session.get(OfferRow, key, with_for_update=True) if key else None
+    if row is None:
+        raise OfferNotFound("no offer with that id")
+    wanted = "accepted" if accepted else "declined"
+    if row.status == wanted:
+        return _offer(row)  # settling twice the same way is a no-op
+    if row.status != "offered":
+        raise InvalidRequest(f"that offer was already {row.status}")
+    row.status, row.settled_at = wanted, utcnow()
+    if accepted and row.kind == "voucher":
+        row.voucher_code = _unused_voucher_code(session)
+    session.flush()
+    return _offer(row)
+
+
+def _unused_voucher_code(session: Session) -> str:
+    for _ in range(5):
+        code = new_voucher_code()
+        if session.scalar(select(OfferRow.id).where(OfferRow.voucher_code == code)) is None:
+            return code  # the unique index still guards a concurrent twin
+    raise CrmUnavailable("could not issue a unique voucher code")
+
+
+def _offers_for_case(session: Session, case_id: str) -> tuple[Offer, ...]:
+    case = _case_row(session, case_id)
+    rows = session.scalars(
+        select(OfferRow).where(OfferRow.case_id == case.id)
+        .order_by(OfferRow.created_at, OfferRow.id)
+    ).all()
+    return tuple(_offer(row) for row in rows)
+
+
+def _add_interaction(
+    session: Session, customer_id: str, channel: str, kind: str, summary: str
+) -> None:
+    customer = _customer_row(session, customer_id)
+    session.add(InteractionRow(
+        customer_id=customer.id, at=utcnow(), channel=clean_text(channel, 32) or "unknown",
+        kind=clean_text(kind, 32) or "note", summary=clean_text(summary, MAX_SUMMARY_CHARS),
+    ))
