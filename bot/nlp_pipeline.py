@@ -33,7 +33,7 @@ def entity_patterns(brand: Brand) -> list[dict]:
     """EntityRuler patterns; an `id` carries the canonical value (SKU or issue key)."""
     patterns: list[dict] = []
     for product in brand.products:
-        for name in {product.name, *product.aliases}:
+        for name in sorted({product.name, *product.aliases}):
             patterns.append({"label": "product", "pattern": name.lower(), "id": product.sku})
     for issue in brand.issue_types:
         for phrase in issue.phrases:
