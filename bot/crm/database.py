@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -22,8 +22,8 @@ def make_engine(url: str, **options: Any) -> Engine:
         if not in_memory and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
-        if in_memory:
-            options.setdefault("poolclass", StaticPool)
+        # 1.4 defaults to NullPool for files: a new connection (and WAL set-up) per call
+        options.setdefault("poolclass", StaticPool if in_memory else QueuePool)
         engine = create_engine(parsed, future=True, connect_args=connect_args, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -201,7 +201,7 @@ class HttpCrm:
             try:
                 async with session.request(
                     method, url, json=body, params=params, headers=self._headers,
-                    timeout=self._timeout,
+                    timeout=self._timeout, allow_redirects=False,
                 ) as response:
                     if 200 <= response.status < 300:
                         return await _json_or_none(response)

@@ -1,0 +1,238 @@
+"""HttpCrm against the reference API server (over a seeded SqlCrm) and misbehaving servers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.crm import (
+    CaseNotFound, CrmUnavailable, CustomerNotFound, InvalidRequest, NewCase, OfferNotFound,
+    OrderNotFound,
+)
+from bot.crm.http import HttpCrm
+from bot.crm.reference_server import create_crm_api
+from bot.crm.serialise import to_json
+
+from .helpers import API_TOKEN
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")  # the loop the fixtures run on
+
+ADA = "C-000000000001"
+
+
+async def test_http_answers_equal_the_sql_answers(crm, http_crm):
+    for number in ("RP-100001", "RP-100002", "RP-100003", "RP-100005"):
+        assert await http_crm.get_order(number) == await crm.get_order(number)
+    assert await http_crm.get_customer(ADA) == await crm.get_customer(ADA)
+    assert await http_crm.customer_card("C-000000000003") == await crm.customer_card(
+        "C-000000000003")
+
+
+async def test_a_whole_complaint_over_http(crm, http_crm):
+    await http_crm.link_identity("telegram", "42", ADA)
+    assert await http_crm.find_identity("telegram", "42") == ADA
+    assert await http_crm.find_identity("telegram", "43") is None
+    await http_crm.record_verification_attempt(
+        conversation_id="c1", order_number="RP-100003", succeeded=False)
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    assert await http_crm.count_failed_verifications(conversation_id="c1", since=since) == 1
+
+    case = await http_crm.open_case(NewCase(
+        customer_id=ADA, order_number="RP-100003", category="damaged", severity="high",
+        severity_score=0.75, severity_reasons=("damaged",), description="dented pans",
+    ))
+    assert await crm.get_case(case.id) == case
+    offer = await http_crm.make_offer(case.id, "voucher", 20.0)
+    settled = await http_crm.settle_offer(offer.id, True)
+    assert settled.voucher_code and settled.voucher_code.startswith("LO-")
+    assert await http_crm.offers_for_case(case.id) == (settled,)
+    updated = await http_crm.update_case(case.id, status="resolved", resolved=True, csat=4)
+    assert (updated.status, updated.csat) == ("resolved", 4)
+    await http_crm.add_interaction(ADA, "telegram", "csat", "rated 4")
+    assert (await crm.customer_card(ADA)).timeline[0].summary == "rated 4"
+
+
+async def test_named_errors_cross_http(http_crm):
+    with pytest.raises(OrderNotFound):
+        await http_crm.get_order("RP-999999")
+    with pytest.raises(CustomerNotFound):
+        await http_crm.customer_card("C-nobody")
+    with pytest.raises(CaseNotFound):
+        await http_crm.get_case("CS-nothing")
+    with pytest.raises(OfferNotFound):
+        await http_crm.settle_offer("OF-nothing", False)
+    with pytest.raises(InvalidRequest):
+        await http_crm.make_offer((await _any_case(http_crm)).id, "free_pony")
+    with pytest.raises(InvalidRequest):
+        await http_crm.update_case((await _any_case(http_crm)).id, csat=9)
+
+
+async def _any_case(crm):
+    return await crm.open_case(NewCase(
+        customer_id=ADA, order_number=None, category="bad_service", severity="low",
+        severity_score=0.2, severity_reasons=(), description="rude courier"))
+
+
+# -- misbehaving servers -----------------------------------------------------------------
+
+
+class Scripted:
+    """A server that answers each request with the next scripted (status, body, delay)."""
+
+    def __init__(self, *answers: tuple[int, object, float]) -> None:
+        self.answers = list(answers)
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append((request.method, request.path_qs, dict(request.headers)))
+        status, body, delay = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if delay:
+            await asyncio.sleep(delay)
+        if isinstance(body, str):
+            return web.Response(status=status, text=body)
+        headers = {"Location": "http://example.invalid/"} if 300 <= status < 400 else None
+        return web.json_response(body, status=status, headers=headers)
+
+
+ORDER = {
+    "number": "RP-100001", "customer_id": ADA, "status": "shipped",
+    "placed_at": "2026-03-14T10:00:00Z", "total": 78.95, "currency": "EUR", "carrier": "DPD",
+    "shipped_at": "2026-03-15T15:00:00+00:00", "promised_date": "2026-03-17",
+    "delivered_at": None, "email": "ada@example.com", "postcode": "1012 AB",
+    "lines": [{"sku": "LO-0001", "product_name": "Skillet", "quantity": 1, "unit_price": 49.95}],
+    "something_new": "ignored",
+}
+
+
+@pytest.fixture
+async def scripted_crm(aiohttp_server):
+    """Start a Scripted server: `client, server = await scripted_crm(Scripted(...), **opts)`."""
+    clients = []
+
+    async def start(scripted: Scripted, **options) -> HttpCrm:
+        server = await aiohttp_server(scripted.app())
+        session = aiohttp.ClientSession()
+        options = {"api_token": "t0k3n", "timeout": 2.0, "retries": 2, "backoff": 0.01,
+                   **options}
+        client = HttpCrm(session, str(server.make_url("/api")), **options)
+        clients.append((client, session))
+        return client
+
+    yield start
+    for client, session in clients:
+        await client.close()
+        await session.close()
+
+
+async def test_sends_the_bearer_token_and_reads_the_order(scripted_crm):
+    scripted = Scripted((200, ORDER, 0))
+    order = await (await scripted_crm(scripted)).get_order("rp-100001")
+    assert order.lines[0].unit_price == 49.95 and order.placed_at.tzinfo is not None
+    method, path, headers = scripted.requests[0]
+    assert (method, path) == ("GET", "/api/orders/RP-100001")
+    assert headers["Authorization"] == "Bearer t0k3n"
+
+
+async def test_reference_server_requires_the_token(crm, aiohttp_server):
+    server = await aiohttp_server(create_crm_api(crm, api_token=API_TOKEN))
+    async with aiohttp.ClientSession() as session:
+        for token in (None, "wrong"):
+            client = HttpCrm(session, str(server.make_url("/")), api_token=token)
+            with pytest.raises(CrmUnavailable, match="401"):
+                await client.get_order("RP-100001")
+        async with session.get(server.make_url("/orders/RP-100001")) as response:
+            assert response.status == 401
+            assert "ada@example.com" not in await response.text()
+
+
+async def test_a_slow_server_times_out_without_retrying(scripted_crm):
+    scripted = Scripted((200, ORDER, 3.0))
+    client = await scripted_crm(scripted, timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(CrmUnavailable, match="in time"):
+        await client.get_order("RP-100001")
+    assert time.monotonic() - started < 1.5
+    assert len(scripted.requests) == 1
+
+
+async def test_a_flaky_server_is_retried_on_idempotent_requests(scripted_crm):
+    scripted = Scripted((503, {"error": "busy"}, 0), (502, "bad gateway", 0), (200, ORDER, 0))
+    assert (await (await scripted_crm(scripted)).get_order("RP-100001")).number == "RP-100001"
+    assert len(scripted.requests) == 3
+
+
+async def test_retries_give_up_after_the_configured_number(scripted_crm):
+    scripted = Scripted((504, "", 0))
+    with pytest.raises(CrmUnavailable, match="504"):
+        await (await scripted_crm(scripted, retries=2)).get_order("RP-100001")
+    assert len(scripted.requests) == 3
+
+
+async def test_a_post_is_not_retried_after_it_was_sent(scripted_crm):
+    scripted = Scripted((503, "", 0), (201, "", 0))
+    client = await scripted_crm(scripted)
+    with pytest.raises(CrmUnavailable, match="503"):
+        await client.record_verification_attempt(
+            conversation_id="c", order_number="RP-100001", succeeded=False)
+    assert len(scripted.requests) == 1
+
+
+async def test_a_refused_connection_is_retried_then_unavailable():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with aiohttp.ClientSession() as session:
+        client = HttpCrm(session, f"http://127.0.0.1:{port}", retries=2, backoff=0.01)
+        with pytest.raises(CrmUnavailable, match="cannot connect"):
+            await client.record_verification_attempt(
+                conversation_id="c", order_number="RP-1", succeeded=True)
+
+
+@pytest.mark.parametrize("status, body, error", [
+    (404, {"error": "order_not_found", "message": "no order"}, OrderNotFound),
+    (404, "Not Found", CrmUnavailable),  # a wrong base URL is not "no such order"
+    (404, {"error": "widget_not_found"}, CrmUnavailable),
+    (422, {"error": "invalid_request", "message": "bad"}, InvalidRequest),
+    (500, {"error": "boom"}, CrmUnavailable),
+    (302, {}, CrmUnavailable),  # redirects are not followed (they could leak the token)
+    (200, "<html>not json</html>", CrmUnavailable),
+    (200, {"number": "RP-100001"}, CrmUnavailable),  # not an Order
+    (200, {**ORDER, "total": "a lot"}, CrmUnavailable),
+])
+async def test_answers_map_to_named_errors(scripted_crm, status, body, error):
+    client = await scripted_crm(Scripted((status, body, 0)))
+    with pytest.raises(error):
+        await client.get_order("RP-100001")
+
+
+async def test_identity_not_found_is_none(scripted_crm):
+    client = await scripted_crm(Scripted((404, {"error": "identity_not_found"}, 0)))
+    assert await client.find_identity("telegram", "99") is None
+
+
+async def test_update_sends_only_what_changes(scripted_crm):
+    case = {"id": "CS-1", "customer_id": ADA, "order_number": None, "category": "damaged",
+            "severity": "low", "severity_score": 0.1, "severity_reasons": [], "status": "closed",
+            "description": "x", "resolution": None, "resolved": None, "csat": 5,
+            "created_at": "2026-03-14T10:00:00Z", "updated_at": "2026-03-14T10:00:00Z"}
+    scripted = Scripted((200, case, 0))
+    client = await scripted_crm(scripted)
+    assert (await client.update_case("CS-1", status="closed", csat=5)).csat == 5
+    assert scripted.requests[0][:2] == ("PATCH", "/api/cases/CS-1")
+
+
+def test_new_case_body_is_the_serialised_dataclass():
+    new_case = NewCase(customer_id=ADA, order_number=None, category="damaged", severity="low",
+                       severity_score=0.1, severity_reasons=("a",), description="d")
+    assert to_json(new_case)["severity_reasons"] == ["a"]
