@@ -74,6 +74,31 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- run
 
+def prepare_crm(settings: Settings) -> None:
+    """Bring the SQL CRM to the newest schema; fill an empty one with the demo data set."""
+    if (getattr(settings, "crm_backend", "sql") or "sql") != "sql":
+        return
+    from sqlalchemy import func, select
+
+    from bot.brand import load_brand
+    from bot.crm.database import make_engine
+    from bot.crm.models import CustomerRow
+    from bot.crm.schema import upgrade_schema
+    from bot.crm.seed import seed_demo
+
+    upgrade_schema(settings.crm_url)
+    engine = make_engine(settings.crm_url)
+    try:
+        with engine.connect() as connection:
+            customers = connection.scalar(select(func.count()).select_from(CustomerRow.__table__))
+        if not customers:
+            summary = seed_demo(engine, load_brand(settings.home / "brand"))
+            _say(f"the CRM was empty: seeded the demo data set ({summary.customers} customers, "
+                 f"{summary.orders} orders); `rapport crm seed --force` resets it")
+    finally:
+        engine.dispose()
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.content import check_yaml_files
     from bot.supervisor import Service, Supervisor, python_command
@@ -81,6 +106,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     check_yaml_files(settings)
     build_spacy_pipeline(settings, quiet=True)
+    prepare_crm(settings)
     if not settings.rasa_jwt_secret:
         # A fresh secret per run: Rasa's API is usable by the hub and nobody else.
         settings = settings.with_changes(rasa_jwt_secret=secrets.token_urlsafe(32))

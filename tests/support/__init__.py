@@ -1,0 +1,1 @@
+"""Test support: starting Rapport's real processes and talking to them."""

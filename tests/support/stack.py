@@ -1,0 +1,122 @@
+"""Start the real Rapport stack (`rapport run`) as a subprocess and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http(method: str, url: str, body: Any = None, *, raw: Optional[bytes] = None,
+         headers: Optional[dict] = None, timeout: float = 60.0) -> tuple[int, Any]:
+    """(status, parsed JSON or text); never raises on HTTP error statuses."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, payload = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, payload = error.code, error.read()
+    text = payload.decode("utf-8", errors="replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+@dataclass
+class Stack:
+    """One `rapport run` process tree with its own ports and databases."""
+
+    env: dict[str, str]
+    log_path: Path
+    process: Optional[subprocess.Popen] = None
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['RAPPORT_RASA_PORT']}"
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['RAPPORT_HUB_PORT']}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['RAPPORT_ACTIONS_PORT']}"
+
+    def start(self, timeout: float = 420.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"], cwd=PROJECT, env={**os.environ, **self.env},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"rapport run exited early:\n{self.log()}")
+            if "Rapport is running" in self.log():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"rapport run did not come up in {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 60.0) -> int:
+        if not self.process or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.wait()
+
+    def say(self, sender: str, message: str) -> list[dict]:
+        status, replies = http("POST", f"{self.rasa_url}/webhooks/rest/webhook",
+                               {"sender": sender, "message": message})
+        assert status == 200, (status, replies)
+        return replies
+
+
+def texts(replies: list[dict]) -> list[str]:
+    return [reply.get("text", "") for reply in replies]
+
+
+def stack_env(var_dir: Path, db_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a stack sharing `var_dir` (spaCy, models) with its own databases."""
+    db_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "RAPPORT_HOME": str(PROJECT),
+        "RAPPORT_VAR_DIR": str(var_dir),
+        "RAPPORT_RASA_PORT": str(free_port()),
+        "RAPPORT_ACTIONS_PORT": str(free_port()),
+        "RAPPORT_HUB_PORT": str(free_port()),
+        "RAPPORT_TRACKER_DB": str(db_dir / "tracker.db"),
+        "RAPPORT_EVENTS_DB": str(db_dir / "events.db"),
+        "RAPPORT_CRM_URL": f"sqlite:///{db_dir / 'crm.db'}",
+        "RAPPORT_HUB_DB_URL": f"sqlite:///{db_dir / 'hub.db'}",
+    }
+    env.update(extra)
+    return env
