@@ -6,6 +6,7 @@ import re
 from typing import Optional
 
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+_OUT_OF_FIVE = re.compile(r"\s*(?:/|out of)\s*(?:5|five)\b")
 _DIGIT = re.compile(r"(?<![\d.,/])([1-5])(?![\d.,]|\s*/\s*(?:[6-9]|10))")
 
 
@@ -14,7 +15,7 @@ def parse_rating(text: Optional[str], entity: Optional[str] = None) -> Optional[
     for candidate in (entity, text):
         if not candidate:
             continue
-        candidate = str(candidate)[:200].lower()
+        candidate = _OUT_OF_FIVE.sub(" ", str(candidate)[:200].lower())
         stars = candidate.count("⭐") + candidate.count("★")
         if 1 <= stars <= 5:
             return stars
