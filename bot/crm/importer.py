@@ -28,35 +28,25 @@ unit_price (default: the product's price), total (default: the sum of the lines)
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Iterable, Optional
+
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from bot.crm import csv_format as csvfmt
+from bot.crm.csv_format import PathLike, Row, check
 from bot.crm.database import make_session_factory
 from bot.crm.interface import CrmUnavailable
 from bot.crm.models import CustomerRow, OrderLineRow, OrderRow, ProductRow
-from bot.crm.validation import ORDER_NUMBER_RE, ORDER_STATUSES, TIERS, naive_utc, utcnow
+from bot.crm.validation import ORDER_NUMBER_RE, ORDER_STATUSES, TIERS, utcnow
 
-PathLike = Union[str, Path]
-
-EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$")
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 ORDER_COLUMNS = ("customer_id", "status", "placed_at", "currency", "carrier", "shipped_at",
                  "promised_date", "delivered_at", "email", "postcode", "total")
 
@@ -77,20 +67,9 @@ class ImportSummary:
     order_lines: int = 0
 
 
-class _Bad(ValueError):
-    pass
-
-
-@dataclass
-class _Row:
-    file: str
-    line: int
-    cells: dict[str, str]
-
-
 @dataclass
 class _Order:
-    first: _Row
+    first: Row
     values: dict[str, Any]
     lines: list[dict[str, Any]] = field(default_factory=list)
 
@@ -101,9 +80,9 @@ def import_csv(
 ) -> ImportSummary:
     """Validate all files, then import all rows in one transaction (or none: `CsvImportError`)."""
     problems: list[str] = []
-    customer_rows = _read(customers, ("id", "name", "email"), problems)
-    product_rows = _read(products, ("sku", "name", "category", "price"), problems)
-    order_rows = _read(orders, ("number", "customer_id", "status", "placed_at", "email",
+    customer_rows = csvfmt.read_rows(customers, ("id", "name", "email"), problems)
+    product_rows = csvfmt.read_rows(products, ("sku", "name", "category", "price"), problems)
+    order_rows = csvfmt.read_rows(orders, ("number", "customer_id", "status", "placed_at", "email",
                                 "postcode", "sku", "quantity"), problems)
     sessions = make_session_factory(engine)
     try:
@@ -133,67 +112,11 @@ def import_csv(
     )
 
 
-# -- reading ----------------------------------------------------------------------------
-
-
-def _read(path: Optional[PathLike], required: tuple[str, ...], problems: list[str]) -> list[_Row]:
-    if path is None:
-        return []
-    name = Path(path).name
-    try:
-        raw = Path(path).read_bytes()
-        text = raw.decode("utf-8-sig")
-    except OSError as error:
-        problems.append(f"{name}: cannot read the file ({error.strerror or error})")
-        return []
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        problems.append(f"{name}:{line}: not UTF-8 text")
-        return []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if "\x00" in line:
-            problems.append(f"{name}:{number}: contains a NUL byte")
-    reader = csv.reader(io.StringIO(text.replace("\x00", ""), newline=""))
-    try:
-        header = [cell.strip().lower() for cell in next(reader)]
-    except StopIteration:
-        problems.append(f"{name}: empty file (expected a header row)")
-        return []
-    except csv.Error as error:
-        problems.append(f"{name}:1: unreadable header ({error})")
-        return []
-    duplicated = sorted({column for column in header if column and header.count(column) > 1})
-    missing = [column for column in required if column not in header]
-    if duplicated:
-        problems.append(f"{name}:1: column(s) {', '.join(duplicated)} appear more than once")
-    if missing:
-        problems.append(f"{name}:1: missing column(s) {', '.join(missing)}")
-    if missing or duplicated:
-        return []
-    rows, start = [], reader.line_num + 1
-    try:
-        for cells in reader:
-            line, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(header):
-                problems.append(
-                    f"{name}:{line}: expected {len(header)} fields, found {len(cells)}"
-                )
-                continue
-            rows.append(_Row(name, line, {
-                column: cell.strip() for column, cell in zip(header, cells) if column
-            }))
-    except csv.Error as error:
-        problems.append(f"{name}:{reader.line_num}: unreadable CSV ({error}); stopped here")
-    return rows
-
-
 class _Existing:
     """The keys from the files that the CRM already holds, and the catalogue it has."""
 
-    def __init__(self, session: Any, customers: list[_Row], products: list[_Row],
-                 orders: list[_Row]) -> None:
+    def __init__(self, session: Any, customers: list[Row], products: list[Row],
+                 orders: list[Row]) -> None:
         ids = {row.cells.get("id", "") for row in customers} | {
             row.cells.get("customer_id", "") for row in orders}
         skus = {row.cells.get("sku", "") for row in products} | {
@@ -220,125 +143,28 @@ def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
         yield values[index:index + size]
 
 
-# -- checking cells ---------------------------------------------------------------------
-
-
-def _check(row: _Row, problems: list[str], column: str, parse: Callable[[str], Any],
-           *, required: bool = True, default: Any = None) -> Any:
-    raw = row.cells.get(column, "")
-    if not raw:
-        if required:
-            problems.append(f"{row.file}:{row.line}: {column} is empty")
-        return default
-    try:
-        return parse(raw)
-    except _Bad as error:
-        problems.append(f"{row.file}:{row.line}: {column} {error}")
-        return default
-
-
-def _text(max_chars: int) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if _CONTROL.search(raw):
-            raise _Bad("contains control characters")
-        if len(raw) > max_chars:
-            raise _Bad(f"is longer than {max_chars} characters ({len(raw)})")
-        return raw
-    return parse
-
-
-def _pattern(regex: re.Pattern[str], what: str, transform: Callable[[str], str] = str
-             ) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = transform(raw)
-        if not regex.match(value):
-            raise _Bad(f"{_show(raw)} is not {what}")
-        return value
-    return parse
-
-
-def _email(raw: str) -> str:
-    if len(raw) > 254 or not EMAIL_RE.match(raw):
-        raise _Bad(f"{_show(raw)} is not a valid e-mail address")
-    return raw.lower()
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if raw.lower() not in choices:
-            raise _Bad(f"{_show(raw)} is not one of {', '.join(choices)}")
-        return raw.lower()
-    return parse
-
-
-def _bool(raw: str) -> bool:
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise _Bad(f"{_show(raw)} is not true or false")
-
-
-def _amount(raw: str) -> float:
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise _Bad(f"{_show(raw)} is not an amount like 12.50") from None
-    if not value.is_finite() or value < 0 or value >= Decimal("1e10"):
-        raise _Bad(f"{_show(raw)} is not an amount between 0 and 9999999999.99")
-    if value != value.quantize(Decimal("0.01")):
-        raise _Bad(f"{_show(raw)} has more than two decimals")
-    return float(value)
-
-
-def _quantity(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        raise _Bad(f"{_show(raw)} is not a whole number from 1 to 10000")
-    return int(raw)
-
-
-def _date(raw: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise _Bad(f"{_show(raw)} is not a date YYYY-MM-DD") from None
-
-
-def _datetime(raw: str) -> datetime:
-    text = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
-    try:
-        return naive_utc(datetime.fromisoformat(text))
-    except ValueError:
-        raise _Bad(f"{_show(raw)} is not a date-time like 2024-05-01T14:30:00") from None
-
-
-def _show(raw: str) -> str:
-    """A bad value, shortened and made printable, for the problem report."""
-    text = _CONTROL.sub("?", raw)
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
 # -- the three files --------------------------------------------------------------------
 
 
-def _customers(rows: list[_Row], existing: _Existing, problems: list[str]) -> list[CustomerRow]:
+def _customers(rows: list[Row], existing: _Existing, problems: list[str]) -> list[CustomerRow]:
     result, seen = [], {}
     for row in rows:
         before = len(problems)
-        cid = _check(row, problems, "id", _pattern(ID_RE, "a customer id (at most 32 "
+        cid = check(row, problems, "id", csvfmt.pattern(ID_RE, "a customer id (at most 32 "
                                                           "letters, digits, . _ - :)"))
         values = {
-            "name": _check(row, problems, "name", _text(200)),
-            "email": _check(row, problems, "email", _email),
-            "phone": _check(row, problems, "phone", _text(32), required=False),
-            "postcode": _check(row, problems, "postcode", _text(16), required=False),
-            "tier": _check(row, problems, "tier", _choice(TIERS), required=False,
+            "name": check(row, problems, "name", csvfmt.text(200)),
+            "email": check(row, problems, "email", csvfmt.email),
+            "phone": check(row, problems, "phone", csvfmt.text(32), required=False),
+            "postcode": check(row, problems, "postcode", csvfmt.text(16), required=False),
+            "tier": check(row, problems, "tier", csvfmt.choice(TIERS), required=False,
                            default="standard"),
-            "consent_marketing": _check(row, problems, "consent_marketing", _bool,
+            "consent_marketing": check(row, problems, "consent_marketing", csvfmt.boolean,
                                         required=False, default=False),
-            "consent_data_processing": _check(row, problems, "consent_data_processing", _bool,
+            "consent_data_processing": check(row, problems, "consent_data_processing",
+                                             csvfmt.boolean,
                                               required=False, default=True),
-            "created_at": _check(row, problems, "created_at", _datetime, required=False)
+            "created_at": check(row, problems, "created_at", csvfmt.iso_datetime, required=False)
             or utcnow(),
         }
         if cid is not None:
@@ -353,15 +179,15 @@ def _customers(rows: list[_Row], existing: _Existing, problems: list[str]) -> li
     return result
 
 
-def _products(rows: list[_Row], existing: _Existing, problems: list[str]) -> list[ProductRow]:
+def _products(rows: list[Row], existing: _Existing, problems: list[str]) -> list[ProductRow]:
     result, seen = [], {}
     for row in rows:
         before = len(problems)
-        sku = _check(row, problems, "sku", _pattern(SKU_RE, "a SKU (at most 32 characters)"))
+        sku = check(row, problems, "sku", csvfmt.pattern(SKU_RE, "a SKU (at most 32 characters)"))
         values = {
-            "name": _check(row, problems, "name", _text(200)),
-            "category": _check(row, problems, "category", _text(64)),
-            "price": _check(row, problems, "price", _amount),
+            "name": check(row, problems, "name", csvfmt.text(200)),
+            "category": check(row, problems, "category", csvfmt.text(64)),
+            "price": check(row, problems, "price", csvfmt.amount),
         }
         if sku is not None:
             if sku in seen:
@@ -376,24 +202,24 @@ def _products(rows: list[_Row], existing: _Existing, problems: list[str]) -> lis
 
 
 def _orders(
-    rows: list[_Row], existing: _Existing, customers: set[str],
+    rows: list[Row], existing: _Existing, customers: set[str],
     catalogue: dict[str, tuple[str, float]], problems: list[str],
 ) -> list[OrderRow]:
     orders: dict[str, _Order] = {}
     bad: set[str] = set()
     for row in rows:
         before = len(problems)
-        number = _check(row, problems, "number",
-                        _pattern(ORDER_NUMBER_RE, "an order number like RP-123456", str.upper))
+        number = check(row, problems, "number", csvfmt.pattern(
+            ORDER_NUMBER_RE, "an order number like RP-123456", str.upper))
         values = _order_values(row, problems)
         if values["customer_id"] and values["customer_id"] not in customers:
             problems.append(f"{row.file}:{row.line}: unknown customer_id "
-                            f"{_show(values['customer_id'])}")
-        sku = _check(row, problems, "sku", _text(32))
+                            f"{csvfmt.show(values['customer_id'])}")
+        sku = check(row, problems, "sku", csvfmt.text(32))
         if sku and sku not in catalogue:
-            problems.append(f"{row.file}:{row.line}: unknown sku {_show(sku)}")
-        quantity = _check(row, problems, "quantity", _quantity)
-        unit_price = _check(row, problems, "unit_price", _amount, required=False)
+            problems.append(f"{row.file}:{row.line}: unknown sku {csvfmt.show(sku)}")
+        quantity = check(row, problems, "quantity", csvfmt.quantity)
+        unit_price = check(row, problems, "unit_price", csvfmt.amount, required=False)
         if number is None:
             continue
         if number in existing.order_numbers:
@@ -409,8 +235,8 @@ def _orders(
                     f"from line {order.first.line}"
                 )
         if any(line["sku"] == sku for line in order.lines):
-            problems.append(f"{row.file}:{row.line}: duplicate line for sku {_show(sku or '')} "
-                            f"in order {number}")
+            problems.append(f"{row.file}:{row.line}: duplicate line for sku "
+                            f"{csvfmt.show(sku or '')} in order {number}")
         if len(problems) > before:
             bad.add(number)
             continue
@@ -431,20 +257,20 @@ def _orders(
     return result
 
 
-def _order_values(row: _Row, problems: list[str]) -> dict[str, Any]:
+def _order_values(row: Row, problems: list[str]) -> dict[str, Any]:
     values = {
-        "customer_id": _check(row, problems, "customer_id", _text(32)),
-        "status": _check(row, problems, "status", _choice(ORDER_STATUSES)),
-        "placed_at": _check(row, problems, "placed_at", _datetime),
-        "currency": _check(row, problems, "currency", _pattern(CURRENCY_RE, "a currency code "
+        "customer_id": check(row, problems, "customer_id", csvfmt.text(32)),
+        "status": check(row, problems, "status", csvfmt.choice(ORDER_STATUSES)),
+        "placed_at": check(row, problems, "placed_at", csvfmt.iso_datetime),
+        "currency": check(row, problems, "currency", csvfmt.pattern(CURRENCY_RE, "a currency code "
                            "like EUR", str.upper), required=False, default="EUR"),
-        "carrier": _check(row, problems, "carrier", _text(32), required=False),
-        "shipped_at": _check(row, problems, "shipped_at", _datetime, required=False),
-        "promised_date": _check(row, problems, "promised_date", _date, required=False),
-        "delivered_at": _check(row, problems, "delivered_at", _datetime, required=False),
-        "email": _check(row, problems, "email", _email),
-        "postcode": _check(row, problems, "postcode", _text(16)),
-        "total": _check(row, problems, "total", _amount, required=False),
+        "carrier": check(row, problems, "carrier", csvfmt.text(32), required=False),
+        "shipped_at": check(row, problems, "shipped_at", csvfmt.iso_datetime, required=False),
+        "promised_date": check(row, problems, "promised_date", csvfmt.iso_date, required=False),
+        "delivered_at": check(row, problems, "delivered_at", csvfmt.iso_datetime, required=False),
+        "email": check(row, problems, "email", csvfmt.email),
+        "postcode": check(row, problems, "postcode", csvfmt.text(16)),
+        "total": check(row, problems, "total", csvfmt.amount, required=False),
     }
     placed, shipped, delivered = values["placed_at"], values["shipped_at"], values["delivered_at"]
     if placed and shipped and shipped < placed:

@@ -8,16 +8,22 @@ some customers. The same seed and `today` give the same data; dates are relative
 It refuses to run on a CRM that already holds customers or orders unless `reset=True`
 (`--force`), which deletes every CRM row first.
 
-Well-known demo records (docs, stories and tests rely on them; "d" = days before `today`):
+Well-known demo records (docs, stories and tests rely on them; "d-3" = 3 days before `today`):
 
-| order | customer (id, e-mail, postcode) | what it is |
-|---|---|---|
-| RP-100001 | Ada Lovelace (C-000000000001, ada@example.com, 1012 AB) | shipped by DPD on d-1, promised d+1: on time; €78.95 |
-| RP-100002 | Ada Lovelace | late: PostNL, promised d-3, still shipped (in transit); €119.00 |
-| RP-100003 | Ada Lovelace | delivered by DHL on d-8, €418.00 (saucepans + knife block): for damaged, wrong or missing complaints |
-| RP-100004 | Grace Hopper (C-000000000002, grace@example.org, 10115), VIP | delivered by DPD on d-4; espresso machine, €449.00 |
-| RP-100005 | Alan Turing (C-000000000003, alan@example.com, 75001) | lost: DHL shipped d-18, promised d-15; rug, €349.00. Alan has 2 complaints in the last 90 days |
-| RP-100006 | Katherine Johnson (C-000000000004, katherine@example.org, 1000) | delivered by PostNL on d-3; walnut bookshelf, €899.00 |
+Customers (id, e-mail, postcode):
+- Ada Lovelace: C-000000000001, ada@example.com, 1012 AB (standard)
+- Grace Hopper: C-000000000002, grace@example.org, 10115 (VIP)
+- Alan Turing: C-000000000003, alan@example.com, 75001; 2 closed complaints in the last 90 days
+- Katherine Johnson: C-000000000004, katherine@example.org, 1000
+
+Orders (the order's e-mail and postcode are its customer's):
+- RP-100001 (Ada): shipped by DPD on d-1, promised d+1: on time; EUR 78.95
+- RP-100002 (Ada): late: PostNL, promised d-3, still shipped (in transit); EUR 119.00
+- RP-100003 (Ada): delivered by DHL on d-8; saucepan set and knife block, EUR 418.00: for
+  damaged, wrong or missing item complaints
+- RP-100004 (Grace, VIP): delivered by DPD on d-4; espresso machine, EUR 449.00
+- RP-100005 (Alan): lost: DHL shipped d-18, promised d-15; wool rug, EUR 349.00
+- RP-100006 (Katherine): delivered by PostNL on d-3; walnut bookshelf, EUR 899.00
 
 Other orders are numbered from RP-110001 upwards in the order they were placed.
 """

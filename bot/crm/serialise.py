@@ -86,7 +86,8 @@ def _load(kind: Any, value: Any, where: str) -> Any:
         except (TypeError, ValueError):
             raise SerialiseError(f"{where}: expected a date YYYY-MM-DD") from None
     if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
             raise SerialiseError(f"{where}: expected a number")
         return float(value)
     if kind is int:

@@ -26,15 +26,18 @@ from bot.crm.database import make_session_factory
 from bot.crm.errors import InvalidRequest, OfferNotFound
 from bot.crm.interface import (
     Case, CaseNotFound, CrmError, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
-    Interaction, NewCase, Offer, Order, OrderLine, OrderNotFound,
+    NewCase, Offer, Order, OrderNotFound,
 )
 from bot.crm.models import (
     CaseRow, ChannelIdentityRow, CustomerRow, InteractionRow, OfferRow, OrderRow,
     VerificationAttemptRow, new_id,
 )
+from bot.crm.records import (
+    case_record, customer_record, interaction_record, offer_record, order_record,
+)
 from bot.crm.validation import (
     CASE_STATUSES, MAX_DESCRIPTION_CHARS, MAX_SUMMARY_CHARS, OFFER_KINDS, OPEN_CASE_STATUSES,
-    SEVERITIES, as_utc, attempt_key, clean_channel_user, clean_key, clean_text,
+    SEVERITIES, attempt_key, clean_channel_user, clean_key, clean_text,
     naive_utc, normalise_order_number, require_amount, require_category, require_choice,
     require_csat, require_score, utcnow,
 )
@@ -144,60 +147,6 @@ class SqlCrm:
             await asyncio.to_thread(self._engine.dispose)
 
 
-# -- row → record -----------------------------------------------------------------------
-
-
-def _aware(moment: Optional[datetime]) -> Optional[datetime]:
-    return as_utc(moment) if moment is not None else None
-
-
-def _order(row: OrderRow) -> Order:
-    return Order(
-        number=row.number, customer_id=row.customer_id, status=row.status,
-        placed_at=as_utc(row.placed_at), total=float(row.total), currency=row.currency,
-        carrier=row.carrier, shipped_at=_aware(row.shipped_at), promised_date=row.promised_date,
-        delivered_at=_aware(row.delivered_at), email=row.email, postcode=row.postcode,
-        lines=tuple(
-            OrderLine(line.sku, line.product_name, line.quantity, float(line.unit_price))
-            for line in row.lines
-        ),
-    )
-
-
-def _customer(row: CustomerRow) -> Customer:
-    return Customer(
-        id=row.id, name=row.name, email=row.email, phone=row.phone, tier=row.tier,
-        consent_marketing=bool(row.consent_marketing),
-        consent_data_processing=bool(row.consent_data_processing),
-    )
-
-
-def _case(row: CaseRow) -> Case:
-    try:
-        reasons = tuple(str(reason) for reason in json.loads(row.severity_reasons or "[]"))
-    except (ValueError, TypeError):
-        reasons = ()
-    return Case(
-        id=row.id, customer_id=row.customer_id, order_number=row.order_number,
-        category=row.category, severity=row.severity, severity_score=float(row.severity_score),
-        severity_reasons=reasons, status=row.status, description=row.description,
-        resolution=row.resolution, resolved=row.resolved, csat=row.csat,
-        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
-    )
-
-
-def _offer(row: OfferRow) -> Offer:
-    return Offer(
-        id=row.id, case_id=row.case_id, kind=row.kind,
-        amount=float(row.amount) if row.amount is not None else None,
-        voucher_code=row.voucher_code, status=row.status, created_at=as_utc(row.created_at),
-    )
-
-
-def _interaction(row: InteractionRow) -> Interaction:
-    return Interaction(row.customer_id, as_utc(row.at), row.channel, row.kind, row.summary)
-
-
 # -- lookups that raise the named errors ------------------------------------------------
 
 
@@ -232,15 +181,15 @@ def _order_row(session: Session, order_number: str) -> OrderRow:
 
 
 def _get_order(session: Session, order_number: str) -> Order:
-    return _order(_order_row(session, order_number))
+    return order_record(_order_row(session, order_number))
 
 
 def _get_customer(session: Session, customer_id: str) -> Customer:
-    return _customer(_customer_row(session, customer_id))
+    return customer_record(_customer_row(session, customer_id))
 
 
 def _get_case(session: Session, case_id: str) -> Case:
-    return _case(_case_row(session, case_id))
+    return case_record(_case_row(session, case_id))
 
 
 def _customer_card(session: Session, customer_id: str) -> CustomerCard:
@@ -266,11 +215,11 @@ def _customer_card(session: Session, customer_id: str) -> CustomerCard:
         .order_by(InteractionRow.at.desc(), InteractionRow.id.desc()).limit(CARD_TIMELINE)
     ).all()
     return CustomerCard(
-        customer=_customer(customer),
-        orders=tuple(_order(row) for row in orders),
-        open_cases=tuple(_case(row) for row in open_cases),
+        customer=customer_record(customer),
+        orders=tuple(order_record(row) for row in orders),
+        open_cases=tuple(case_record(row) for row in open_cases),
         complaints_last_90_days=int(complaints or 0),
-        timeline=tuple(_interaction(row) for row in timeline),
+        timeline=tuple(interaction_record(row) for row in timeline),
     )
 
 
@@ -364,7 +313,7 @@ def _open_case(session: Session, new_case: NewCase) -> Case:
     )
     session.add(row)
     session.flush()
-    return _case(row)
+    return case_record(row)
 
 
 def _update_case(
@@ -384,7 +333,7 @@ def _update_case(
         row.csat = require_csat(csat)
     row.updated_at = utcnow()
     session.flush()
-    return _case(row)
+    return case_record(row)
 
 
 def _make_offer(session: Session, case_id: str, kind: str, amount: Optional[float]) -> Offer:
@@ -395,7 +344,7 @@ def _make_offer(session: Session, case_id: str, kind: str, amount: Optional[floa
     )
     session.add(row)
     session.flush()
-    return _offer(row)
+    return offer_record(row)
 
 
 def _settle_offer(session: Session, offer_id: str, accepted: bool) -> Offer:
@@ -407,14 +356,14 @@ def _settle_offer(session: Session, offer_id: str, accepted: bool) -> Offer:
         raise OfferNotFound("no offer with that id")
     wanted = "accepted" if accepted else "declined"
     if row.status == wanted:
-        return _offer(row)  # settling twice the same way is a no-op
+        return offer_record(row)  # settling twice the same way is a no-op
     if row.status != "offered":
         raise InvalidRequest(f"that offer was already {row.status}")
     row.status, row.settled_at = wanted, utcnow()
     if accepted and row.kind == "voucher":
         row.voucher_code = _unused_voucher_code(session)
     session.flush()
-    return _offer(row)
+    return offer_record(row)
 
 
 def _unused_voucher_code(session: Session) -> str:
@@ -431,7 +380,7 @@ def _offers_for_case(session: Session, case_id: str) -> tuple[Offer, ...]:
         select(OfferRow).where(OfferRow.case_id == case.id)
         .order_by(OfferRow.created_at, OfferRow.id)
     ).all()
-    return tuple(_offer(row) for row in rows)
+    return tuple(offer_record(row) for row in rows)
 
 
 def _add_interaction(

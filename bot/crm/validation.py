@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Optional
 
 from bot.crm.errors import InvalidRequest
@@ -121,7 +121,3 @@ def naive_utc(moment: datetime) -> datetime:
 def utcnow() -> datetime:
     """Now, as the naive UTC datetime the database stores."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def is_date(value: object) -> bool:
-    return isinstance(value, date) and not isinstance(value, datetime)
