@@ -70,8 +70,8 @@ NOT_FOUND_ERRORS: dict[str, type[CrmError]] = {
 }
 
 
-class _IdentityNotFound(CrmError):
-    pass
+class _IdentityNotFound(CrmUnavailable):
+    """404 identity_not_found: `find_identity` answers None; any other call, unavailable."""
 
 
 class HttpCrm:

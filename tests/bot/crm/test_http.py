@@ -38,6 +38,8 @@ async def test_a_whole_complaint_over_http(crm, http_crm):
     await http_crm.link_identity("telegram", "42", ADA)
     assert await http_crm.find_identity("telegram", "42") == ADA
     assert await http_crm.find_identity("telegram", "43") is None
+    await http_crm.link_identity("rest", "ada+shop@example.com:1=2", ADA)  # quoted in the path
+    assert await crm.find_identity("rest", "ada+shop@example.com:1=2") == ADA
     await http_crm.record_verification_attempt(
         conversation_id="c1", order_number="RP-100003", succeeded=False)
     since = datetime.now(timezone.utc) - timedelta(minutes=1)
@@ -219,6 +221,8 @@ async def test_answers_map_to_named_errors(scripted_crm, status, body, error):
 async def test_identity_not_found_is_none(scripted_crm):
     client = await scripted_crm(Scripted((404, {"error": "identity_not_found"}, 0)))
     assert await client.find_identity("telegram", "99") is None
+    with pytest.raises(CrmUnavailable):  # the same answer to another question
+        await client.get_order("RP-100001")
 
 
 async def test_update_sends_only_what_changes(scripted_crm):

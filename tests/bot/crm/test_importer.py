@@ -124,6 +124,18 @@ def test_missing_columns_and_unreadable_files(engine, tmp_path):
     assert "orders.csv: empty file (expected a header row)" in problems
 
 
+def test_not_utf8_and_duplicate_header(engine, tmp_path):
+    latin = tmp_path / "customers.csv"
+    latin.write_bytes("id,name,email\nc-1,Zoë,zoe@example.com\n".encode("latin-1"))
+    products = _write(tmp_path, "products.csv", "sku,name,name,category,price\n")
+    with pytest.raises(CsvImportError) as caught:
+        import_csv(engine, customers=latin, products=products)
+    assert caught.value.problems == [
+        "customers.csv:2: not UTF-8 text",
+        "products.csv:1: column(s) name appear more than once",
+    ]
+
+
 def test_keys_already_in_the_crm_are_duplicates(engine, tmp_path):
     path = _write(tmp_path, "customers.csv", "id,name,email\nc-1,Ann,ann@example.com\n")
     assert import_csv(engine, customers=path).customers == 1
