@@ -26,6 +26,5 @@ class ActionHandleFallback(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         response = fallback_response(user_intents(tracker))
         dispatcher.utter_message(response=response)
-        if response == "utter_fallback_offer_human":
-            return [SlotSet("pending_question", "human_offer")]
-        return []
+        offered = response == "utter_fallback_offer_human"
+        return [SlotSet("pending_question", "human_offer" if offered else None)]

@@ -34,14 +34,14 @@ class ActionCheckOrderStatus(Action):
             order = await crm.get_order(number)
         except OrderNotFound:
             dispatcher.utter_message(response="utter_order_not_on_account")
-            return [SlotSet("order_number", None)]
+            return [SlotSet("pending_question", None), SlotSet("order_number", None)]
         except CrmUnavailable:
             logger.warning("CRM unavailable for order status in %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_crm_unavailable")
             return []
         if order.customer_id != tracker.get_slot("customer_id"):
             dispatcher.utter_message(response="utter_order_not_on_account")
-            return [SlotSet("order_number", None)]
+            return [SlotSet("pending_question", None), SlotSet("order_number", None)]
         answer = describe_order(order, services.today())
         dispatcher.utter_message(response=answer.response, **answer.values)
         await crm.add_interaction(order.customer_id, channel_of(tracker), "order_status",
@@ -50,7 +50,7 @@ class ActionCheckOrderStatus(Action):
             issue = "missing_item" if order.status == "lost" else "late_delivery"
             return [SlotSet("pending_question", "complaint_offer"), SlotSet("issue_type", issue)]
         # Answered: the next question starts with a fresh order number.
-        return [SlotSet("order_number", None)]
+        return [SlotSet("pending_question", None), SlotSet("order_number", None)]
 
 
 class ActionDeclineComplaint(Action):

@@ -76,7 +76,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 def prepare_crm(settings: Settings) -> None:
     """Bring the SQL CRM to the newest schema; fill an empty one with the demo data set."""
-    if (getattr(settings, "crm_backend", "sql") or "sql") != "sql":
+    if settings.crm_backend != "sql":
         return
     from sqlalchemy import func, select
 

@@ -13,7 +13,12 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_ACTIONS_PORT | 5055 | action server |
 | RAPPORT_HUB_PORT | 8080 | hub (console, dashboard, API) |
 | RAPPORT_RASA_JWT_SECRET | generated per `rapport run` | enables Rasa's HTTP API, JWT-authenticated |
+| RAPPORT_CRM_BACKEND | sql | `sql` (the CRM database below) or `http` (a brand's CRM API) |
 | RAPPORT_CRM_URL | sqlite:///$VAR/crm.db | CRM database (SQLAlchemy URL) |
+| RAPPORT_CRM_API_URL | (none) | base URL of the brand's CRM API (backend `http`) |
+| RAPPORT_CRM_API_TOKEN | (none) | bearer token for that API (a secret) |
+| RAPPORT_CRM_API_TIMEOUT | 5 | seconds per CRM API request |
+| RAPPORT_CRM_API_RETRIES | 2 | retries of idempotent CRM API requests |
 | RAPPORT_HUB_DB_URL | sqlite:///$VAR/hub.db | exchange log, handoffs, agents |
 | RAPPORT_EVENTS_DB | $VAR/events.db | Rasa's SQLite event broker, read by the hub |
 | RAPPORT_TRACKER_DB | $VAR/tracker.db | Rasa's SQLite tracker store |
@@ -66,7 +71,12 @@ class Settings:
     actions_port: int = 5055
     hub_port: int = 8080
     rasa_jwt_secret: Optional[str] = field(default=None, repr=False)
+    crm_backend: str = "sql"
     crm_url: str = ""
+    crm_api_url: Optional[str] = None
+    crm_api_token: Optional[str] = field(default=None, repr=False)
+    crm_api_timeout: float = 5.0
+    crm_api_retries: int = 2
     hub_db_url: str = ""
     events_db: str = ""
     tracker_db: str = ""
@@ -89,7 +99,12 @@ class Settings:
             actions_port=_int(env, "RAPPORT_ACTIONS_PORT", 5055),
             hub_port=_int(env, "RAPPORT_HUB_PORT", 8080),
             rasa_jwt_secret=env.get("RAPPORT_RASA_JWT_SECRET") or None,
+            crm_backend=(env.get("RAPPORT_CRM_BACKEND") or "sql").lower(),
             crm_url=env.get("RAPPORT_CRM_URL") or f"sqlite:///{var_dir / 'crm.db'}",
+            crm_api_url=env.get("RAPPORT_CRM_API_URL") or None,
+            crm_api_token=env.get("RAPPORT_CRM_API_TOKEN") or None,
+            crm_api_timeout=_float(env, "RAPPORT_CRM_API_TIMEOUT", 5.0),
+            crm_api_retries=_int(env, "RAPPORT_CRM_API_RETRIES", 2),
             hub_db_url=env.get("RAPPORT_HUB_DB_URL") or f"sqlite:///{var_dir / 'hub.db'}",
             events_db=env.get("RAPPORT_EVENTS_DB") or str(var_dir / "events.db"),
             tracker_db=env.get("RAPPORT_TRACKER_DB") or str(var_dir / "tracker.db"),
@@ -136,7 +151,10 @@ class Settings:
             "RAPPORT_RASA_PORT": str(self.rasa_port),
             "RAPPORT_ACTIONS_PORT": str(self.actions_port),
             "RAPPORT_HUB_PORT": str(self.hub_port),
+            "RAPPORT_CRM_BACKEND": self.crm_backend,
             "RAPPORT_CRM_URL": self.crm_url,
+            "RAPPORT_CRM_API_TIMEOUT": str(self.crm_api_timeout),
+            "RAPPORT_CRM_API_RETRIES": str(self.crm_api_retries),
             "RAPPORT_HUB_DB_URL": self.hub_db_url,
             "RAPPORT_EVENTS_DB": self.events_db,
             "RAPPORT_TRACKER_DB": self.tracker_db,
@@ -144,6 +162,8 @@ class Settings:
             "RAPPORT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
             "RAPPORT_LOG_LEVEL": self.log_level,
         }
-        if self.rasa_jwt_secret:
-            env["RAPPORT_RASA_JWT_SECRET"] = self.rasa_jwt_secret
+        optional = {"RAPPORT_RASA_JWT_SECRET": self.rasa_jwt_secret,
+                    "RAPPORT_CRM_API_URL": self.crm_api_url,
+                    "RAPPORT_CRM_API_TOKEN": self.crm_api_token}
+        env.update({name: value for name, value in optional.items() if value})
         return env

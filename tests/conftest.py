@@ -18,8 +18,8 @@ from bot.brand import Brand, load_brand
 from bot.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[1]
-# The seeded CRM's dates are relative to this day, so "late" and "on time" never drift.
-TODAY = date(2026, 11, 23)
+# The seeded CRM's dates are relative to this day (the CRM's 90-day windows use the clock).
+TODAY = date.today()
 TEST_EPOCH_SCALE = "0.5"
 
 

@@ -1,0 +1,108 @@
+"""The verification form's validation action against the seeded CRM."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.identity import ValidateVerifyForm
+from bot.settings import Settings
+from tests.conftest import PROJECT, TODAY
+from tests.support.trackers import DOMAIN, make_tracker, responses, slot_events
+
+
+@pytest.fixture
+def use_crm(crm, brand):
+    services.use(services.Services(settings=Settings.from_env({"RAPPORT_HOME": str(PROJECT)}),
+                                   crm=crm, brand=brand, today=lambda: TODAY))
+    yield crm
+    services.use(None)
+
+
+async def run_form(tracker):
+    dispatcher = CollectingDispatcher()
+    events = await ValidateVerifyForm().run(dispatcher, tracker, DOMAIN)
+    return dispatcher, events
+
+
+async def test_order_number_then_contact_verifies_and_remembers_nothing_for_rest(use_crm):
+    tracker = make_tracker(text="RP-100001", intent="provide_order_number",
+                           trailing_slots={"order_number": "RP-100001"})
+    dispatcher, events = await run_form(tracker)
+    assert slot_events(events)["order_number"] == "RP-100001"
+    # Not verified: the form's own slots apply, so Rasa (not the action) asks for the next one.
+    assert "requested_slot" not in slot_events(events)
+
+    tracker = make_tracker(text="ada@example.com", intent="provide_email",
+                           slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
+                           trailing_slots={"order_contact": "ada@example.com"})
+    dispatcher, events = await run_form(tracker)
+    slots = slot_events(events)
+    assert slots["customer_verified"] is True
+    assert slots["customer_id"] == "C-000000000001"
+    assert slots["order_contact"] == "provided"
+    assert responses(dispatcher) == ["utter_verified"]
+    assert await use_crm.find_identity("rest", "test-user") is None
+
+
+async def test_verified_on_telegram_is_remembered_for_that_user(use_crm):
+    tracker = make_tracker(text="1012 AB", intent="inform", channel="telegram", sender="4242",
+                           slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
+                           trailing_slots={"order_contact": "1012 AB"})
+    await run_form(tracker)
+    assert await use_crm.find_identity("telegram", "4242") == "C-000000000001"
+
+    later = make_tracker(text="where is RP-100002", intent="ask_order_status", channel="telegram",
+                         sender="4242", trailing_slots={"order_number": "RP-100002"})
+    dispatcher, events = await run_form(later)
+    slots = slot_events(events)
+    assert slots["customer_verified"] is True and slots["order_number"] == "RP-100002"
+
+
+async def test_wrong_details_say_nothing_about_the_order_and_lock_after_three(use_crm):
+    seen = []
+    for attempt in range(3):
+        tracker = make_tracker(text="eve@example.com", intent="provide_email",
+                               slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
+                               trailing_slots={"order_contact": "eve@example.com"})
+        dispatcher, events = await run_form(tracker)
+        seen.append((responses(dispatcher), slot_events(events)))
+    assert seen[0][0] == seen[1][0] == ["utter_verify_failed"]
+    assert seen[0][1]["order_number"] is None and seen[0][1]["order_contact"] is None
+    assert seen[2][0] == ["utter_verify_locked"]
+    assert seen[2][1]["verification_locked"] is True
+    assert seen[2][1]["pending_question"] == "human_offer"
+    assert seen[2][1]["requested_slot"] is None
+
+
+@pytest.mark.parametrize("hostile", ["' OR 1=1 --", "RP-1'; DROP TABLE orders;--", "x" * 10_000,
+                                     '"; SELECT * FROM customers; --'])
+async def test_hostile_order_numbers_are_rejected_cleanly(use_crm, hostile):
+    tracker = make_tracker(text=hostile, intent="inform", slots={"requested_slot": "order_number"},
+                           trailing_slots={"order_number": hostile})
+    dispatcher, events = await run_form(tracker)
+    assert responses(dispatcher) == ["utter_order_number_invalid"]
+    assert slot_events(events)["order_number"] is None
+
+
+@pytest.mark.parametrize("hostile", ["' OR '1'='1", "ada@example.com' --", "a" * 10_000 + "@x.com"])
+async def test_hostile_contacts_are_rejected_without_an_attempt(use_crm, hostile):
+    tracker = make_tracker(text=hostile, intent="inform",
+                           slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
+                           trailing_slots={"order_contact": hostile})
+    dispatcher, events = await run_form(tracker)
+    assert responses(dispatcher) == ["utter_contact_invalid"]
+    assert slot_events(events)["order_contact"] is None
+    from datetime import datetime, timedelta, timezone
+    since = datetime.now(timezone.utc) - timedelta(hours=1)
+    assert await use_crm.count_failed_verifications(conversation_id="test-user", since=since) == 0
+
+
+async def test_a_verified_customer_cannot_see_someone_elses_order(use_crm):
+    tracker = make_tracker(text="RP-100004", intent="provide_order_number",
+                           slots={"customer_verified": True, "customer_id": "C-000000000001"},
+                           trailing_slots={"order_number": "RP-100004"})
+    dispatcher, events = await run_form(tracker)
+    assert responses(dispatcher) == ["utter_order_not_on_account"]
+    assert slot_events(events)["order_number"] is None
