@@ -26,6 +26,12 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_TRAIN_EPOCHS_SCALE | 1.0 | multiplies epochs in config.yml (tests train faster) |
 | RAPPORT_MAX_MESSAGE_CHARS | 4000 | longer customer messages are refused with a clear answer |
 | RAPPORT_LOG_LEVEL | INFO | log level of the services |
+| RAPPORT_TELEGRAM_TOKEN | (none) | the bot's token from BotFather (a secret); Telegram is off without it |
+| RAPPORT_TELEGRAM_WEBHOOK_SECRET | (none) | secret Telegram sends in X-Telegram-Bot-Api-Secret-Token |
+| RAPPORT_TELEGRAM_API_URL | https://api.telegram.org/bot | Bot API base URL (tests point it at a fake server) |
+| RAPPORT_TELEGRAM_DB_URL | sqlite:///$VAR/telegram.db | durable store of received updates |
+| RAPPORT_WEBCHAT_ORIGINS | the hub's URL | comma-separated origins allowed to embed the web chat |
+| RAPPORT_PUBLIC_URL | the hub's URL | where customers' browsers reach Rapport (widget, demo) |
 """
 
 from __future__ import annotations
@@ -84,6 +90,12 @@ class Settings:
     train_epochs_scale: float = 1.0
     max_message_chars: int = 4000
     log_level: str = "INFO"
+    telegram_token: Optional[str] = field(default=None, repr=False)
+    telegram_webhook_secret: Optional[str] = field(default=None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_db_url: str = ""
+    webchat_origins: tuple[str, ...] = ()
+    public_url: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -112,6 +124,13 @@ class Settings:
             train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
             max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 4000),
             log_level=(env.get("RAPPORT_LOG_LEVEL") or "INFO").upper(),
+            telegram_token=env.get("RAPPORT_TELEGRAM_TOKEN") or None,
+            telegram_webhook_secret=env.get("RAPPORT_TELEGRAM_WEBHOOK_SECRET") or None,
+            telegram_api_url=env.get("RAPPORT_TELEGRAM_API_URL") or "https://api.telegram.org/bot",
+            telegram_db_url=env.get("RAPPORT_TELEGRAM_DB_URL") or f"sqlite:///{var_dir / 'telegram.db'}",
+            webchat_origins=tuple(o.strip().rstrip("/") for o in
+                                  (env.get("RAPPORT_WEBCHAT_ORIGINS") or "").split(",") if o.strip()),
+            public_url=(env.get("RAPPORT_PUBLIC_URL") or "").rstrip("/"),
         )
 
     def with_changes(self, **changes: object) -> "Settings":
@@ -129,6 +148,15 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.var_dir / "logs"
+
+    @property
+    def hub_public_url(self) -> str:
+        """The hub as customers' browsers see it (RAPPORT_PUBLIC_URL behind a proxy)."""
+        return self.public_url or self.hub_url
+
+    @property
+    def allowed_webchat_origins(self) -> tuple[str, ...]:
+        return self.webchat_origins or (self.hub_public_url, self.hub_url)
 
     @property
     def rasa_url(self) -> str:
@@ -161,9 +189,15 @@ class Settings:
             "RAPPORT_ENDPOINTS": self.endpoints_file,
             "RAPPORT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
             "RAPPORT_LOG_LEVEL": self.log_level,
+            "RAPPORT_TELEGRAM_API_URL": self.telegram_api_url,
+            "RAPPORT_TELEGRAM_DB_URL": self.telegram_db_url,
+            "RAPPORT_WEBCHAT_ORIGINS": ",".join(self.webchat_origins),
+            "RAPPORT_PUBLIC_URL": self.public_url,
         }
         optional = {"RAPPORT_RASA_JWT_SECRET": self.rasa_jwt_secret,
                     "RAPPORT_CRM_API_URL": self.crm_api_url,
-                    "RAPPORT_CRM_API_TOKEN": self.crm_api_token}
+                    "RAPPORT_CRM_API_TOKEN": self.crm_api_token,
+                    "RAPPORT_TELEGRAM_TOKEN": self.telegram_token,
+                    "RAPPORT_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret}
         env.update({name: value for name, value in optional.items() if value})
         return env
