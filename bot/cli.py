@@ -107,6 +107,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     check_yaml_files(settings)
     build_spacy_pipeline(settings, quiet=True)
     prepare_crm(settings)
+    if args.telegram_polling:
+        settings = settings.with_changes(telegram_polling=True)
     if not settings.rasa_jwt_secret:
         # A fresh secret per run: Rasa's API is usable by the hub and nobody else.
         settings = settings.with_changes(rasa_jwt_secret=secrets.token_urlsafe(32))
@@ -115,15 +117,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         _say("no model matches the current config, domain and data: training one now...")
         model = train(settings)
     env = settings.child_env()
-    hub_argv = python_command("-m", "bot.cli", "serve", "hub")
-    if args.telegram_polling:
-        hub_argv.append("--telegram-polling")
     services = [
         Service("actions", python_command("-m", "bot.cli", "serve", "actions"),
                 f"{settings.actions_url}/health", settings.actions_port, env),
         Service("rasa", python_command("-m", "bot.cli", "serve", "rasa", "--model", str(model)),
                 f"{settings.rasa_url}/", settings.rasa_port, env),
-        Service("hub", hub_argv, f"{settings.hub_url}/health", settings.hub_port, env),
+        Service("hub", python_command("-m", "bot.cli", "serve", "hub"),
+                f"{settings.hub_url}/health", settings.hub_port, env),
     ]
     supervisor = Supervisor(services, settings.host, settings.logs_dir, say=_say)
     _say(f"starting Rapport (model {model.name})")
@@ -202,7 +202,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run one service in the foreground (used by run)")
     serve.add_argument("service", choices=["rasa", "actions", "hub"])
     serve.add_argument("--model", help="model archive (rasa only)")
-    serve.add_argument("--telegram-polling", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=cmd_serve)
 
     for register in _plugin_commands():

@@ -29,6 +29,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_TELEGRAM_TOKEN | (none) | the bot's token from BotFather (a secret); Telegram is off without it |
 | RAPPORT_TELEGRAM_WEBHOOK_SECRET | (none) | secret Telegram sends in X-Telegram-Bot-Api-Secret-Token |
 | RAPPORT_TELEGRAM_API_URL | https://api.telegram.org/bot | Bot API base URL (tests point it at a fake server) |
+| RAPPORT_TELEGRAM_POLLING | 0 | 1: fetch updates by polling instead of a webhook (development) |
 | RAPPORT_TELEGRAM_DB_URL | sqlite:///$VAR/telegram.db | durable store of received updates |
 | RAPPORT_WEBCHAT_ORIGINS | the hub's URL | comma-separated origins allowed to embed the web chat |
 | RAPPORT_PUBLIC_URL | the hub's URL | where customers' browsers reach Rapport (widget, demo) |
@@ -94,6 +95,7 @@ class Settings:
     telegram_webhook_secret: Optional[str] = field(default=None, repr=False)
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_db_url: str = ""
+    telegram_polling: bool = False
     webchat_origins: tuple[str, ...] = ()
     public_url: str = ""
 
@@ -128,6 +130,7 @@ class Settings:
             telegram_webhook_secret=env.get("RAPPORT_TELEGRAM_WEBHOOK_SECRET") or None,
             telegram_api_url=env.get("RAPPORT_TELEGRAM_API_URL") or "https://api.telegram.org/bot",
             telegram_db_url=env.get("RAPPORT_TELEGRAM_DB_URL") or f"sqlite:///{var_dir / 'telegram.db'}",
+            telegram_polling=(env.get("RAPPORT_TELEGRAM_POLLING") or "0").lower() in ("1", "true", "yes"),
             webchat_origins=tuple(o.strip().rstrip("/") for o in
                                   (env.get("RAPPORT_WEBCHAT_ORIGINS") or "").split(",") if o.strip()),
             public_url=(env.get("RAPPORT_PUBLIC_URL") or "").rstrip("/"),
@@ -191,6 +194,7 @@ class Settings:
             "RAPPORT_LOG_LEVEL": self.log_level,
             "RAPPORT_TELEGRAM_API_URL": self.telegram_api_url,
             "RAPPORT_TELEGRAM_DB_URL": self.telegram_db_url,
+            "RAPPORT_TELEGRAM_POLLING": "1" if self.telegram_polling else "0",
             "RAPPORT_WEBCHAT_ORIGINS": ",".join(self.webchat_origins),
             "RAPPORT_PUBLIC_URL": self.public_url,
         }
