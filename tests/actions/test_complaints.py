@@ -1,0 +1,115 @@
+"""Complaint actions with real trackers, the seeded CRM and the brand's policy."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.complaints import (
+    ActionAcceptRemedy, ActionConfirmResolution, ActionDeclineRemedy, ActionSubmitComplaint,
+    ValidateComplaintForm,
+)
+from bot.settings import Settings
+from tests.conftest import PROJECT, TODAY
+from tests.support.trackers import DOMAIN, make_tracker, responses, slot_events, user_event
+
+ADA = {"customer_verified": True, "customer_id": "C-000000000001", "customer_name": "Ada"}
+
+
+@pytest.fixture
+def use_crm(crm, brand, policy):
+    services.use(services.Services(settings=Settings.from_env({"RAPPORT_HOME": str(PROJECT)}),
+                                   crm=crm, brand=brand, policy=policy, today=lambda: TODAY))
+    yield crm
+    services.use(None)
+
+
+async def run(action, tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, DOMAIN)
+    return dispatcher, events
+
+
+async def submit(crm, order="RP-100003", issue="damaged", history=None):
+    tracker = make_tracker(text="the lid was dented", intent="inform", history=history,
+                           slots={**ADA, "order_number": order, "issue_type": issue,
+                                  "complaint_description": "the lid was dented"})
+    return await run(ActionSubmitComplaint(), tracker)
+
+
+async def test_submit_apologises_offers_and_waits_for_an_answer(use_crm):
+    dispatcher, events = await submit(use_crm)
+    assert responses(dispatcher) == ["utter_apology_sincere", "utter_offer_replacement"]
+    slots = slot_events(events)
+    assert slots["pending_question"] == "remedy_offer"
+    assert slots["offered_remedy"] == "replacement"
+    assert slots["order_number"] is None and slots["issue_type"] is None
+    case = await use_crm.get_case(slots["case_id"])
+    assert case.status == "offered"
+
+
+async def test_accept_confirms_and_asks_whether_it_resolved_it(use_crm):
+    _, events = await submit(use_crm, order="RP-100002", issue="late_delivery")
+    slots = slot_events(events)
+    tracker = make_tracker(text="yes please", intent="affirm",
+                           slots={**ADA, "case_id": slots["case_id"], "offer_id": slots["offer_id"],
+                                  "pending_question": "remedy_offer"})
+    dispatcher, events = await run(ActionAcceptRemedy(), tracker)
+    assert responses(dispatcher) == ["utter_remedy_confirmed_voucher", "utter_ask_problem_resolved"]
+    assert dispatcher.messages[0]["voucher_code"].startswith("LO-")
+    assert slot_events(events)["pending_question"] == "resolution_check"
+
+    tracker = make_tracker(text="yes", intent="affirm",
+                           slots={**ADA, "case_id": slots["case_id"],
+                                  "pending_question": "resolution_check"})
+    dispatcher, events = await run(ActionConfirmResolution(), tracker)
+    assert responses(dispatcher) == ["utter_resolution_glad", "utter_ask_rating"]
+    assert (await use_crm.get_case(slots["case_id"])).resolved is True
+
+
+async def test_decline_hands_off(use_crm):
+    _, events = await submit(use_crm)
+    slots = slot_events(events)
+    tracker = make_tracker(text="no", intent="deny",
+                           slots={**ADA, "case_id": slots["case_id"], "offer_id": slots["offer_id"]})
+    dispatcher, events = await run(ActionDeclineRemedy(), tracker)
+    assert responses(dispatcher)[0] == "utter_remedy_declined"
+    assert "utter_handoff_started" in responses(dispatcher) or any(
+        e.get("event") == "pause" for e in events)
+    assert (await use_crm.get_case(slots["case_id"])).status == "needs_human"
+
+
+async def test_a_public_threat_earlier_in_the_conversation_raises_severity(use_crm):
+    threat = user_event("I'll post this on Trustpilot", "threaten_public", sentiment=-0.7)
+    dispatcher, events = await submit(use_crm, history=[threat])
+    assert "utter_complaint_needs_person" in responses(dispatcher)
+    case = await use_crm.get_case(slot_events(events)["case_id"])
+    assert case.status == "needs_human"
+    assert case.severity in ("high", "critical")
+
+
+async def test_unverified_customers_get_nothing_from_the_crm(use_crm):
+    tracker = make_tracker(text="x", intent="inform",
+                           slots={"order_number": "RP-100003", "issue_type": "damaged"})
+    dispatcher, events = await run(ActionSubmitComplaint(), tracker)
+    assert dispatcher.messages == [] and events == []
+
+
+async def test_the_complaint_itself_is_the_description_when_it_says_enough(use_crm):
+    tracker = make_tracker(text="my saucepans arrived with a huge dent", intent="complain")
+    slots = await ValidateComplaintForm().extract_complaint_description(
+        CollectingDispatcher(), tracker, DOMAIN)
+    assert slots == {"complaint_description": "my saucepans arrived with a huge dent"}
+    short = make_tracker(text="complaint", intent="complain")
+    assert await ValidateComplaintForm().extract_complaint_description(
+        CollectingDispatcher(), short, DOMAIN) == {}
+
+
+@pytest.mark.parametrize("said, key", [("it arrived broken", "damaged"), ("late", "late_delivery"),
+                                       ("banana", None)])
+async def test_issue_type_from_the_customers_words(use_crm, said, key):
+    dispatcher = CollectingDispatcher()
+    result = await ValidateComplaintForm().validate_issue_type(said, dispatcher, make_tracker(), DOMAIN)
+    assert result == {"issue_type": key}
+    assert responses(dispatcher) == ([] if key else ["utter_issue_type_unknown"])
