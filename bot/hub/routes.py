@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.hub.views import status
+from bot.hub.views import status, webchat
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -16,3 +16,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", status.status_page)
     app.router.add_get("/api/status", status.status_json)
     app.router.add_static("/static", STATIC_DIR)
+    app.router.add_get("/widget/rapport.js", webchat.widget_script)
+    app.router.add_get("/widget/rapport.css", webchat.widget_styles)
+    app.router.add_get("/demo", webchat.demo_page)

@@ -1,0 +1,380 @@
+"""The web chat channel: the widget's REST + long-polling API on the Rasa server.
+
+Routes under /webhooks/webchat/ (credentials.yml: `channels.webchat.WebChatInput:`):
+
+- `POST /session` → 201 {"token": ...}: a new conversation. The token is a bearer secret the
+  widget keeps in localStorage; Rasa's sender id is derived from its hash.
+- `POST /message` {"message", "title"?, "client_id"?, "after"?} (Bearer) → {"messages": [...]}:
+  runs the message through Rasa and answers with the conversation's messages after `after`
+  (default: this customer message and the bot's replies). A button click sends its payload as
+  `message` and its title as `title` (what the history shows). A repeated `client_id` (a
+  retry after a lost answer) is not run again.
+- `GET /history?after=N&limit=M&wait=S` (Bearer) → {"messages": [...], "more": bool}: messages
+  numbered after N. With `wait` (at most 20 s) it long-polls: it answers as soon as a message
+  arrives (an agent's reply during a handoff) or after `wait` seconds with none.
+
+Every message: {"id", "role": customer|bot|agent, "agent", "timestamp", "text"?, "buttons"?,
+"image"?, ...}. CORS: only RAPPORT_WEBCHAT_ORIGINS, exactly; other origins get 403. Input goes
+through `bot.message_guard` like every channel; errors are JSON 4xx, or 503 if the store or
+Rasa fails, never a 500.
+
+Long-polling, not short polling: an agent's message reaches the customer within about a
+second, and an idle widget makes three requests a minute instead of thirty. One watcher per
+process reads the newest message rows once a second while anyone waits and wakes the waiting
+requests of the conversations that changed (so the database sees one query a second, not
+one per open widget); writes from this process wake them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import (
+    CollectingOutputChannel, InputChannel, OutputChannel, UserMessage,
+)
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.message_guard import MessageRejected, button_intents, check_text
+from bot.settings import Settings
+from channels.rest import parse_json_body
+from channels.senders import DeliveryFailed
+from channels.webchat.outbox import (
+    DuplicateMessage, MAX_PAGE, StoredMessage, WebChatSession, WebChatStore, clean_payload,
+)
+
+logger = logging.getLogger(__name__)
+
+BLUEPRINT = "rapport_webchat"
+MAX_WAIT_S = 20.0
+RECHECK_S = 5.0  # a waiting request re-reads the history at least this often
+MAX_TITLE_CHARS = 200
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CORS_ALLOW = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "600",
+}
+try:  # Rasa's app-wide sanic-cors must not add its own (duplicate) headers to our answers
+    from sanic_cors.core import SANIC_CORS_EVALUATED
+except ImportError:  # pragma: no cover
+    SANIC_CORS_EVALUATED = "_cors_evaluated"
+
+
+def _error(reason: str, status: int, **headers: str) -> HTTPResponse:
+    return response.json({"error": reason}, status=status, headers=headers or None)
+
+
+def _int_arg(request: Request, name: str, default: float, low: float, high: float) -> float:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw) if name == "wait" else int(raw)
+    except ValueError as error:
+        raise MessageRejected(f"{name} must be a number") from error
+    if not low <= value <= high:
+        raise MessageRejected(f"{name} must be between {low:g} and {high:g}")
+    return value
+
+
+class HistoryWatcher:
+    """Wakes long-polling requests when their conversation gets a new message."""
+
+    def __init__(self, store: WebChatStore, interval: float = 1.0) -> None:
+        self._store = store
+        self._interval = interval
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._task: Optional[asyncio.Task] = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def notify(self, conversation_id: str) -> None:
+        for event in self._waiters.get(conversation_id, ()):
+            event.set()
+
+    async def wait(self, conversation_id: str, timeout: float) -> None:
+        """Return when `conversation_id` may have news, or after `timeout` seconds."""
+        if self._closed or timeout <= 0:
+            return
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch())
+        event = asyncio.Event()
+        self._waiters.setdefault(conversation_id, set()).add(event)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            waiting = self._waiters.get(conversation_id)
+            if waiting is not None:
+                waiting.discard(event)
+                if not waiting:
+                    del self._waiters[conversation_id]
+
+    async def _watch(self) -> None:
+        cursor: Optional[int] = None
+        while not self._closed:
+            await asyncio.sleep(self._interval)
+            if not self._waiters:
+                cursor = None  # nobody waits: stop reading until someone does
+                continue
+            try:
+                if cursor is None:
+                    cursor = await self._store.last_row_id()
+                    continue
+                cursor, changed = await self._store.changed_since(cursor)
+            except SQLAlchemyError as error:
+                logger.warning("web chat watcher cannot read the store: %s",
+                               type(error).__name__)
+                continue
+            for conversation_id in changed:
+                self.notify(conversation_id)
+
+    async def close(self) -> None:
+        self._closed = True
+        for events in list(self._waiters.values()):
+            for event in events:
+                event.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+class WebChatOutput(CollectingOutputChannel):
+    """Bot messages sent outside a customer's request (e.g. after a handoff) into history."""
+
+    def __init__(self, store: WebChatStore, watcher: HistoryWatcher) -> None:
+        super().__init__()
+        self._store = store
+        self._watcher = watcher
+
+    @classmethod
+    def name(cls) -> Text:
+        return "webchat"
+
+    async def _persist_message(self, message: Dict[Text, Any]) -> None:
+        payload = clean_payload(message)
+        if payload and message.get("recipient_id"):
+            await self._store.append(message["recipient_id"], "bot", [payload])
+            self._watcher.notify(message["recipient_id"])
+
+
+class WebChatInput(InputChannel):
+    """The web chat widget's channel: sessions, messages and history over REST."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "webchat"
+
+    def __init__(self, settings: Optional[Settings] = None,
+                 store: Optional[WebChatStore] = None, *, max_wait: float = MAX_WAIT_S,
+                 watch_interval: float = 1.0) -> None:
+        self._settings = settings
+        self._store = store
+        self._watcher: Optional[HistoryWatcher] = None
+        self._max_wait = max_wait
+        self._watch_interval = watch_interval
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    @property
+    def store(self) -> WebChatStore:
+        if self._store is None:
+            self._store = WebChatStore.from_url(self.settings.hub_db_url)
+        return self._store
+
+    @property
+    def watcher(self) -> HistoryWatcher:
+        if self._watcher is None:
+            self._watcher = HistoryWatcher(self.store, self._watch_interval)
+        return self._watcher
+
+    def get_output_channel(self) -> OutputChannel:
+        return WebChatOutput(self.store, self.watcher)
+
+    # -- CORS ----------------------------------------------------------------------------
+
+    def _origin_allowed(self, origin: Optional[str]) -> bool:
+        return origin is None or origin in self.settings.allowed_webchat_origins
+
+    def _cors_headers(self, request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin")
+        if origin and self._origin_allowed(origin):
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {"Vary": "Origin"}
+
+    def _screen(self, request: Request) -> Optional[HTTPResponse]:
+        """The answer for a preflight or a foreign origin; None lets the request through."""
+        setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
+        if not self._origin_allowed(request.headers.get("origin")):
+            return _error("this site may not use the chat", 403, Vary="Origin")
+        if request.method == "OPTIONS":
+            return response.empty(status=204, headers={**self._cors_headers(request),
+                                                       **_CORS_ALLOW})
+        return None
+
+    async def _gate(self, request: Request) -> Optional[HTTPResponse]:
+        """App middleware, first in line: Rasa's app-wide sanic-cors would otherwise answer
+        every OPTIONS request itself (without our origins)."""
+        route = getattr(request, "route", None)
+        if route is None or f".{BLUEPRINT}." not in f".{route.name}.":
+            return None
+        return self._screen(request)
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def _session(self, request: Request) -> WebChatSession:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not _TOKEN.match(token):
+            raise MessageRejected("a session token is required", 401)
+        session = await self.store.session_for_token(token)
+        if session is None:
+            raise MessageRejected("this chat session has expired; start a new one", 401)
+        return session
+
+    def _body(self, request: Request) -> dict[str, Any]:
+        limit = max(64 * 1024, self.settings.max_message_chars * 8)
+        if len(request.body or b"") > limit:
+            raise MessageRejected("the request is too large", 413)
+        return parse_json_body(request)
+
+    def _customer_message(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(the text for Rasa, what the history shows)."""
+        allowed = button_intents(self.settings.home / "domain.yml")
+        text = check_text(body.get("message"), self.settings.max_message_chars, allowed)
+        title = body.get("title")
+        if text.startswith("/") and isinstance(title, str):
+            try:
+                shown = check_text(title[:MAX_TITLE_CHARS], MAX_TITLE_CHARS, ())
+            except MessageRejected:
+                shown = ""  # an empty title: show the command itself
+            if shown:
+                return text, {"text": shown, "payload": text}
+        return text, {"text": text}
+
+    async def _history(self, conversation_id: str, after: int, limit: int = MAX_PAGE,
+                       wait: float = 0.0) -> list[StoredMessage]:
+        deadline = time.monotonic() + wait
+        while True:
+            found = await self.store.history(conversation_id, after, limit)
+            left = deadline - time.monotonic()
+            if found or left <= 0:
+                return found
+            if self.watcher.closed:
+                return found
+            await self.watcher.wait(conversation_id, min(left, RECHECK_S))
+
+    async def _receive(self, request: Request, on_new_message: Callable) -> HTTPResponse:
+        session = await self._session(request)
+        body = self._body(request)
+        text, shown = self._customer_message(body)
+        client_id = body.get("client_id")
+        if client_id is not None and (not isinstance(client_id, str)
+                                      or not _CLIENT_ID.match(client_id)):
+            raise MessageRejected("client_id must be 1-64 letters, digits, - or _")
+        after = body.get("after")
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool)
+                                  or after < 0):
+            raise MessageRejected("after must be a message id (a whole number, 0 or more)")
+        sender = session.sender_id
+        try:
+            customer = (await self.store.append(sender, "customer", [shown],
+                                                client_id=client_id))[0]
+        except DuplicateMessage as duplicate:
+            since = duplicate.seq - 1 if after is None else min(after, duplicate.seq - 1)
+            found = await self.store.history(sender, since)
+            return response.json({"messages": [m.to_json() for m in found]})
+        self.watcher.notify(sender)
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(UserMessage(text, collector, sender,
+                                             input_channel=self.name()))
+        except Exception:  # noqa: BLE001 (the boundary: log, answer honestly, never a 500)
+            logger.exception("web chat message in %s failed", sender)
+            await self.store.remove(sender, customer.seq)
+            return _error("the assistant could not answer just now; please try again", 503)
+        replies = [payload for payload in map(clean_payload, collector.messages) if payload]
+        await self.store.append(sender, "bot", replies)
+        self.watcher.notify(sender)
+        found = await self.store.history(sender, customer.seq - 1 if after is None else after)
+        return response.json({"messages": [m.to_json() for m in found]})
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webchat = Blueprint(BLUEPRINT, __name__)
+
+        def guarded(handler: Callable[[Request], Awaitable[HTTPResponse]]):
+            async def run(request: Request) -> HTTPResponse:
+                screened = self._screen(request)  # again, in case the gate is not installed
+                if screened is not None:
+                    return screened
+                try:
+                    answer = await handler(request)
+                except MessageRejected as rejected:
+                    headers = {"WWW-Authenticate": "Bearer"} if rejected.status == 401 else {}
+                    answer = _error(str(rejected), rejected.status, **headers)
+                except (SQLAlchemyError, DeliveryFailed) as error:
+                    logger.warning("web chat store unavailable: %s", type(error).__name__)
+                    answer = _error("the chat is unavailable just now; please try again", 503)
+                answer.headers.update(self._cors_headers(request))
+                return answer
+
+            run.__name__ = handler.__name__
+            return run
+
+        @webchat.listener("before_server_start")
+        async def install_gate(app: Sanic, _loop: Any) -> None:
+            app.request_middleware.appendleft(self._gate)
+
+        @webchat.listener("after_server_stop")
+        async def close(_app: Sanic, _loop: Any) -> None:
+            if self._watcher is not None:
+                await self._watcher.close()
+            if self._store is not None:
+                await self._store.close()
+
+        @webchat.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        async def create_session(request: Request) -> HTTPResponse:
+            session = await self.store.create_session()
+            return response.json({"token": session.token}, status=201,
+                                 headers={"Cache-Control": "no-store"})
+
+        async def receive(request: Request) -> HTTPResponse:
+            return await self._receive(request, on_new_message)
+
+        async def history(request: Request) -> HTTPResponse:
+            session = await self._session(request)
+            after = int(_int_arg(request, "after", 0, 0, 2**31))
+            limit = int(_int_arg(request, "limit", MAX_PAGE, 1, MAX_PAGE))
+            wait = _int_arg(request, "wait", 0.0, 0.0, self._max_wait)
+            found = await self._history(session.sender_id, after, limit, wait)
+            return response.json({"messages": [m.to_json() for m in found],
+                                  "more": len(found) == limit},
+                                 headers={"Cache-Control": "no-store"})
+
+        webchat.add_route(guarded(create_session), "/session", methods=["POST", "OPTIONS"])
+        webchat.add_route(guarded(receive), "/message", methods=["POST", "OPTIONS"])
+        webchat.add_route(guarded(history), "/history", methods=["GET", "OPTIONS"])
+        return webchat
