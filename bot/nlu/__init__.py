@@ -1,0 +1,1 @@
+"""Rapport's own Rasa NLU components (intent classifier, sentiment)."""

@@ -1,0 +1,272 @@
+"""SparseMlpIntentClassifier through its GraphComponent API, on small synthetic data.
+
+Trains with a real LocalModelStorage, so persistence is the one `rasa train` uses. BANKING77
+accuracy, timing and calibration are measured by benchmarks/nlu_banking77.py, not here.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.calibration import (
+    expected_calibration_error, fit_temperature, softmax, stratified_holdout, threshold_table,
+)
+from bot.nlu.intent_classifier import SparseMlpIntentClassifier
+
+PROJECT = Path(__file__).resolve().parents[3]
+
+EXAMPLES: Dict[str, List[str]] = {
+    "greet": ["hi", "hello", "hello there", "hey", "good morning", "good evening", "hi there",
+              "hey hey", "morning!", "hello friend"],
+    "goodbye": ["bye", "goodbye", "see you later", "bye bye", "see you soon", "talk to you later",
+                "good night", "catch you later", "farewell", "ok bye then"],
+    "order_status": ["where is my order", "has my order shipped", "track my parcel",
+                     "when will my package arrive", "my delivery is late", "order status please",
+                     "is my parcel on the way", "where is my package", "track order 1234",
+                     "when does my order arrive"],
+    "complaint": ["the product is broken", "I want to complain", "this is unacceptable",
+                  "the item arrived damaged", "terrible service", "my blender is broken",
+                  "I am very unhappy with the quality", "the screen cracked after a day",
+                  "I want a refund, it is faulty", "worst purchase ever"],
+    "human": ["can I talk to a person", "I want a human", "connect me to an agent",
+              "let me speak to someone", "real person please", "transfer me to an agent",
+              "is there a human I can talk to", "speak to a manager", "get me a person",
+              "agent please"],
+}
+PARAPHRASES = [
+    ("hello, good morning", "greet"),
+    ("ok see you later, bye", "goodbye"),
+    ("where is my parcel? it has not arrived", "order_status"),
+    ("my kettle arrived broken and damaged", "complaint"),
+    ("please let me talk to a human agent", "human"),
+]
+NASTY_TEXTS = ["", "   ", "😀🙈🔥", "x" * 100_000, "where is my order " * 6_000]
+
+
+def training_data(examples: Dict[str, List[str]]) -> TrainingData:
+    return TrainingData([Message(data={"text": t, "intent": i})
+                         for i, texts in examples.items() for t in texts])
+
+
+def context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test-model")
+
+
+def train(path: Path, data: TrainingData, **config) -> SparseMlpIntentClassifier:
+    path.mkdir(parents=True, exist_ok=True)
+    classifier = SparseMlpIntentClassifier.create(
+        config, LocalModelStorage(path), Resource("intent_classifier"), context())
+    classifier.train(data)
+    return classifier
+
+
+def load(path: Path, **config) -> SparseMlpIntentClassifier:
+    return SparseMlpIntentClassifier.load(
+        config, LocalModelStorage(path), Resource("intent_classifier"), context())
+
+
+def parse(classifier: SparseMlpIntentClassifier, *texts: str) -> List[Message]:
+    return classifier.process([Message(data={"text": t}) for t in texts])
+
+
+def ranking(message: Message) -> List[Dict]:
+    return message.get("intent_ranking")
+
+
+# Calibration on: with 50 examples the hold-out is 5, so lower the minimum.
+CONFIG = {"ranking_length": 3, "min_calibration_examples": 5}
+
+
+@pytest.fixture(scope="module")
+def storage_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("intent-classifier")
+
+
+@pytest.fixture(scope="module")
+def trained(storage_path: Path) -> SparseMlpIntentClassifier:
+    return train(storage_path, training_data(EXAMPLES), **CONFIG)
+
+
+@pytest.mark.parametrize("text, intent", PARAPHRASES)
+def test_predicts_held_out_paraphrases(trained: SparseMlpIntentClassifier, text: str,
+                                       intent: str) -> None:
+    (message,) = parse(trained, text)
+    assert message.get("intent")["name"] == intent
+
+
+def test_ranking_is_sorted_truncated_and_headed_by_the_intent(
+        trained: SparseMlpIntentClassifier) -> None:
+    (message,) = parse(trained, "where is my order")
+    confidences = [r["confidence"] for r in ranking(message)]
+    assert len(confidences) == 3
+    assert confidences == sorted(confidences, reverse=True)
+    assert ranking(message)[0] == message.get("intent")
+    assert all(isinstance(c, float) for c in confidences)
+    assert set(message.get("intent")) == {"name", "confidence"}
+
+
+def test_confidences_over_all_intents_sum_to_one(storage_path: Path,
+                                                 trained: SparseMlpIntentClassifier) -> None:
+    full = load(storage_path, ranking_length=0)
+    for message in parse(full, "hello", "my order is broken", *NASTY_TEXTS):
+        assert len(ranking(message)) == len(EXAMPLES)
+        assert sum(r["confidence"] for r in ranking(message)) == pytest.approx(1.0, abs=1e-6)
+        assert all(0.0 <= r["confidence"] <= 1.0 for r in ranking(message))
+
+
+def test_loaded_component_predicts_identically(storage_path: Path,
+                                               trained: SparseMlpIntentClassifier) -> None:
+    texts = [t for t, _ in PARAPHRASES] + NASTY_TEXTS + ["bye", "an unrelated sentence"]
+    loaded = load(storage_path, **CONFIG)
+    for before, after in zip(parse(trained, *texts), parse(loaded, *texts)):
+        assert after.get("intent") == before.get("intent")
+        assert ranking(after) == ranking(before)
+
+
+def test_loads_in_a_fresh_process(storage_path: Path, trained: SparseMlpIntentClassifier) -> None:
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from rasa.engine.graph import ExecutionContext, GraphSchema\n"
+        "from rasa.engine.storage.local_model_storage import LocalModelStorage\n"
+        "from rasa.engine.storage.resource import Resource\n"
+        "from rasa.shared.nlu.training_data.message import Message\n"
+        "from bot.nlu.intent_classifier import SparseMlpIntentClassifier as C\n"
+        "c = C.load({'ranking_length': 3}, LocalModelStorage(Path(sys.argv[1])),\n"
+        "           Resource('intent_classifier'), ExecutionContext(GraphSchema({}), 'm'))\n"
+        "m = c.process([Message(data={'text': 'hello, good morning'})])[0]\n"
+        "print(json.dumps(m.get('intent_ranking')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(storage_path)], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (expected,) = parse(trained, "hello, good morning")
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ranking(expected)
+
+
+@pytest.mark.parametrize("text", NASTY_TEXTS, ids=["empty", "blank", "emoji", "100k", "long"])
+def test_hostile_input_is_fast_and_harmless(trained: SparseMlpIntentClassifier,
+                                            text: str) -> None:
+    started = time.perf_counter()
+    (message,) = parse(trained, text)
+    assert time.perf_counter() - started < 0.5
+    assert message.get("intent")["name"] in EXAMPLES
+    assert 0.0 < message.get("intent")["confidence"] <= 1.0
+
+
+def test_text_without_known_ngrams_gets_low_confidence(trained: SparseMlpIntentClassifier) -> None:
+    for message in parse(trained, "", "😀🙈🔥"):
+        assert message.get("intent")["confidence"] == pytest.approx(1 / len(EXAMPLES))
+
+
+def test_persisted_model_is_plain_arrays(storage_path: Path,
+                                         trained: SparseMlpIntentClassifier) -> None:
+    with LocalModelStorage(storage_path).read_from(Resource("intent_classifier")) as directory:
+        assert sorted(p.name for p in directory.iterdir()) == ["meta.json", "weights.npz"]
+        with np.load(directory / "weights.npz", allow_pickle=False) as arrays:
+            assert arrays["w1"].dtype == np.float16
+        meta = json.loads((directory / "meta.json").read_text())
+    assert meta["intents"] == sorted(EXAMPLES)
+    assert 0.1 <= meta["temperature"] <= 10
+
+
+def test_training_is_reproducible(tmp_path: Path) -> None:
+    first = train(tmp_path / "a", training_data(EXAMPLES), ranking_length=0)
+    second = train(tmp_path / "b", training_data(EXAMPLES), ranking_length=0)
+    texts = [t for t, _ in PARAPHRASES]
+    assert [ranking(m) for m in parse(first, *texts)] == [ranking(m) for m in parse(second, *texts)]
+
+
+def test_examples_without_intent_are_skipped(tmp_path: Path) -> None:
+    data = training_data(EXAMPLES)
+    data = TrainingData(data.training_examples + [Message(data={"text": "no label here"}),
+                                                  Message(data={"text": "", "intent": "greet"})])
+    classifier = train(tmp_path, data, ranking_length=0)
+    (message,) = parse(classifier, "hello there")
+    assert {r["name"] for r in ranking(message)} == set(EXAMPLES)
+
+
+def test_single_intent(tmp_path: Path) -> None:
+    classifier = train(tmp_path, training_data({"greet": EXAMPLES["greet"]}))
+    for message in parse(classifier, "hello", "where is my order", ""):
+        assert message.get("intent") == {"name": "greet", "confidence": pytest.approx(1.0)}
+    assert ranking(load(tmp_path).process([Message(data={"text": "hi"})])[0])[0]["name"] == "greet"
+
+
+def test_two_examples_per_intent(tmp_path: Path) -> None:
+    tiny = {intent: texts[:2] for intent, texts in EXAMPLES.items()}
+    classifier = train(tmp_path, training_data(tiny))
+    for intent, texts in tiny.items():
+        for message in parse(classifier, *texts):
+            assert message.get("intent")["name"] == intent
+
+
+def test_one_example_in_total(tmp_path: Path) -> None:
+    classifier = train(tmp_path, training_data({"greet": ["😀"]}))
+    assert parse(classifier, "😀")[0].get("intent")["name"] == "greet"
+
+
+def test_only_blank_training_texts(tmp_path: Path) -> None:
+    classifier = train(tmp_path, training_data({"a": [" "], "b": ["  "]}), ranking_length=0)
+    for source in (classifier, load(tmp_path, ranking_length=0)):
+        assert [r["confidence"] for r in ranking(parse(source, "hello")[0])] == [0.5, 0.5]
+
+
+def test_no_intent_examples_leaves_messages_alone(tmp_path: Path) -> None:
+    classifier = train(tmp_path, TrainingData([Message(data={"text": "no label"})]))
+    assert parse(classifier, "hello")[0].get("intent") is None
+    assert parse(load(tmp_path), "hello")[0].get("intent") is None
+
+
+@pytest.mark.parametrize("bad", [{"word_ngram_range": [2, 1]}, {"input_dropout": 1.0},
+                                 {"char_analyzer": "bytes"}, {"weights_dtype": "int8"},
+                                 {"calibration_holdout": 0.6}, {"epochs": 0}])
+def test_bad_config_is_rejected(tmp_path: Path, bad: Dict) -> None:
+    with pytest.raises(InvalidConfigException):
+        SparseMlpIntentClassifier.create(bad, LocalModelStorage(tmp_path),
+                                         Resource("x"), context())
+
+
+# --- calibration helpers ----------------------------------------------------------------
+
+def test_fit_temperature_recovers_the_true_temperature() -> None:
+    rng = np.random.RandomState(0)
+    logits = rng.normal(0, 3, size=(5000, 10))
+    true_probs = softmax(logits, 2.0)
+    labels = np.array([rng.choice(10, p=p) for p in true_probs])
+    assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.1)
+
+
+def test_fit_temperature_stays_near_one_on_a_small_error_free_holdout() -> None:
+    logits = np.array([[3.0, 0.0, 0.0]] * 20)
+    assert 0.5 < fit_temperature(logits, np.zeros(20, dtype=int)) <= 1.0
+
+
+def test_stratified_holdout_keeps_a_training_example_of_every_class() -> None:
+    labels = np.array([0] * 20 + [1] * 2 + [2])
+    train_rows, held_rows = stratified_holdout(labels, 0.5, seed=1)
+    assert sorted(np.concatenate([train_rows, held_rows]).tolist()) == list(range(len(labels)))
+    assert set(labels[train_rows]) == {0, 1, 2}
+    assert len(held_rows) == 10 + 1
+
+
+def test_ece_and_threshold_table() -> None:
+    confidences = [0.95] * 100 + [0.55] * 100
+    correct = [True] * 95 + [False] * 5 + [True] * 55 + [False] * 45
+    assert expected_calibration_error(confidences, correct) == pytest.approx(0.0, abs=1e-9)
+    assert expected_calibration_error([0.9] * 10, [False] * 10) == pytest.approx(0.9)
+    row: Optional[Dict] = threshold_table(confidences, correct, [0.7])[0]
+    assert row == {"threshold": 0.7, "coverage": 0.5, "accuracy_accepted": 0.95,
+                   "accuracy_rejected": 0.55}
