@@ -16,11 +16,11 @@ import pytest_asyncio
 
 from bot.brand import Brand, load_brand
 from bot.settings import Settings
+from tests.support.stack import TEST_EPOCH_SCALE
 
 PROJECT = Path(__file__).resolve().parents[1]
 # The seeded CRM's dates are relative to this day (the CRM's 90-day windows use the clock).
 TODAY = date.today()
-TEST_EPOCH_SCALE = "0.5"
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 PROJECT = Path(__file__).resolve().parents[2]
+TEST_EPOCH_SCALE = "0.5"  # tests train faster; tests/conftest.py trains with the same scale
+TEST_JWT_SECRET = "rapport-test-jwt-secret"  # so tests can call Rasa's API as the hub does
 
 
 def free_port() -> int:
@@ -64,6 +66,7 @@ class Stack:
         return f"http://127.0.0.1:{self.env['RAPPORT_ACTIONS_PORT']}"
 
     def start(self, timeout: float = 420.0) -> None:
+        offset = len(self.log())
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run"], cwd=PROJECT, env={**os.environ, **self.env},
@@ -74,7 +77,7 @@ class Stack:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"rapport run exited early:\n{self.log()}")
-            if "Rapport is running" in self.log():
+            if "Rapport is running" in self.log()[offset:]:
                 return
             time.sleep(0.5)
         self.stop()
@@ -100,6 +103,15 @@ class Stack:
         return replies
 
 
+def rasa_api_headers(secret: str = TEST_JWT_SECRET) -> dict[str, str]:
+    """A JWT like the hub's: Rasa's API accepts it as admin."""
+    import jwt
+
+    token = jwt.encode({"user": {"username": "rapport-test", "role": "admin"}}, secret,
+                       algorithm="HS256")
+    return {"Authorization": f"Bearer {token}"}
+
+
 def texts(replies: list[dict]) -> list[str]:
     return [reply.get("text", "") for reply in replies]
 
@@ -117,6 +129,9 @@ def stack_env(var_dir: Path, db_dir: Path, **extra: str) -> dict[str, str]:
         "RAPPORT_EVENTS_DB": str(db_dir / "events.db"),
         "RAPPORT_CRM_URL": f"sqlite:///{db_dir / 'crm.db'}",
         "RAPPORT_HUB_DB_URL": f"sqlite:///{db_dir / 'hub.db'}",
+        "RAPPORT_TELEGRAM_DB_URL": f"sqlite:///{db_dir / 'telegram.db'}",
+        "RAPPORT_TRAIN_EPOCHS_SCALE": TEST_EPOCH_SCALE,
+        "RAPPORT_RASA_JWT_SECRET": TEST_JWT_SECRET,
     }
     env.update(extra)
     return env
