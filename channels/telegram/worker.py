@@ -1,0 +1,168 @@
+"""Works through stored updates: per chat one at a time in update_id order, chats in parallel.
+
+A process takes a chat by claiming its lease in the database (so two processes never work on
+one chat), renews the lease while a turn runs, and processes the chat's updates oldest first.
+An update's replies are queued in the transaction that marks it answered. An update whose
+processing raises is tried again after a pause; after `max_attempts` it goes to the dead
+letters (with a short apology to the customer) and the chat moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Optional
+
+from channels.telegram.rendering import Rendered, render
+from channels.telegram.store import StoredUpdate, StoreUnavailable, TelegramStore
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong with that message on my side. Could you send it again?"
+
+Process = Callable[[StoredUpdate], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    lease_s: float = 30.0  # a chat's lease; renewed every third of it while a turn runs
+    poll_s: float = 0.5  # how often to look for work nobody woke us for
+    max_attempts: int = 3
+    retry_delays_s: tuple[float, ...] = (1.0, 5.0)
+    # An update arriving before its predecessor waits this long for it (Telegram numbers
+    # updates consecutively, so a gap means an earlier update may still be on its way).
+    settle_s: float = 0.5
+
+
+class UpdateWorker:
+    """Claims chats with due updates and processes them; any number may share one store."""
+
+    def __init__(self, store: TelegramStore, process: Process, owner: str,
+                 tuning: WorkerTuning = WorkerTuning(),
+                 on_queued: Callable[[], None] = lambda: None,
+                 ready: Callable[[], bool] = lambda: True) -> None:
+        self.store = store
+        self.process = process
+        self.owner = owner
+        self.tuning = tuning
+        self.on_queued = on_queued
+        self.ready = ready
+        self._wake = asyncio.Event()
+        self._chats: dict[str, asyncio.Task] = {}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Loop until cancelled."""
+        try:
+            while True:
+                if self.ready():
+                    await self._claim_chats()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.tuning.poll_s)
+                except asyncio.TimeoutError:
+                    pass
+                self._wake.clear()
+        finally:
+            for task in list(self._chats.values()):
+                task.cancel()
+            await asyncio.gather(*self._chats.values(), return_exceptions=True)
+
+    async def _claim_chats(self) -> None:
+        now = time.time()
+        try:
+            chat_ids = await self.store.chats_with_work(now)
+            for chat_id in chat_ids:
+                if chat_id in self._chats:
+                    continue
+                if await self.store.claim_chat(chat_id, self.owner, self.tuning.lease_s, now):
+                    task = asyncio.create_task(self._work_on(chat_id))
+                    self._chats[chat_id] = task
+                    task.add_done_callback(lambda _, c=chat_id: self._chats.pop(c, None))
+        except StoreUnavailable as error:
+            logger.warning("telegram: cannot look for updates to process: %s", error)
+
+    async def _work_on(self, chat_id: str) -> None:
+        heartbeat = asyncio.create_task(self._renew(chat_id))
+        try:
+            while True:
+                stored = await self.store.next_update(chat_id)
+                if stored is None or stored.not_before > time.time():
+                    break
+                if not await self._settled(stored):
+                    continue
+                await self._handle(stored)
+        except StoreUnavailable as error:
+            logger.warning("telegram: chat %s paused: %s", chat_id, error)
+        except Exception:  # noqa: BLE001 (a bug here must not stop the other chats)
+            logger.exception("telegram: chat %s paused by an unexpected error", chat_id)
+        finally:
+            heartbeat.cancel()
+            try:
+                await self.store.release_chat(chat_id, self.owner)
+            except StoreUnavailable:
+                pass  # the lease expires by itself
+            self.wake()  # more may have arrived meanwhile
+
+    async def _settled(self, stored: StoredUpdate) -> bool:
+        """False while an earlier update of the chat may still be arriving (after a pause)."""
+        waited = time.time() - stored.received_at
+        if waited >= self.tuning.settle_s:
+            return True
+        if await self.store.has_update(stored.update_id - 1):
+            # the predecessor is here; make sure it did not just become this chat's head
+            head = await self.store.next_update(str(stored.chat_id))
+            return head is not None and head.update_id == stored.update_id
+        await asyncio.sleep(self.tuning.settle_s - waited)
+        return False
+
+    async def _renew(self, chat_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.tuning.lease_s / 3)
+            try:
+                if not await self.store.renew_chat(chat_id, self.owner,
+                                                   time.time() + self.tuning.lease_s):
+                    logger.warning("telegram: lost the lease on chat %s", chat_id)
+            except StoreUnavailable as error:
+                logger.warning("telegram: cannot renew the lease on chat %s: %s", chat_id, error)
+
+    async def _handle(self, stored: StoredUpdate) -> None:
+        attempt = await self.store.begin_attempt(stored.update_id)
+        stored = StoredUpdate(stored.update_id, stored.chat_id, stored.payload, attempt,
+                              stored.not_before, stored.received_at)
+        if attempt > self.tuning.max_attempts:
+            await self._give_up(stored, f"gave up after {attempt - 1} attempts that did not "
+                                        "finish (the process stopped while handling it)")
+            return
+        try:
+            replies = await self.process(stored)
+            rendered = render(replies)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 (any failure of one update: retry or dead letter)
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            if attempt >= self.tuning.max_attempts:
+                logger.exception("telegram: update %s failed %s times; dead-lettered",
+                                 stored.update_id, attempt)
+                await self._give_up(stored, detail)
+            else:
+                delays = self.tuning.retry_delays_s or (1.0,)
+                delay = delays[min(attempt - 1, len(delays) - 1)]
+                logger.warning("telegram: update %s failed (attempt %s), retrying in %.1f s: %s",
+                               stored.update_id, attempt, delay, detail)
+                await self.store.retry_later(stored.update_id, detail, time.time() + delay)
+            return
+        if await self.store.answer(stored.update_id, str(stored.chat_id), self.owner, rendered):
+            self.on_queued()
+        else:
+            logger.warning("telegram: update %s was answered by another process; replies dropped",
+                           stored.update_id)
+
+    async def _give_up(self, stored: StoredUpdate, error: str) -> None:
+        apology: Optional[Rendered] = render([{"text": APOLOGY}]) if stored.chat_id else None
+        await self.store.dead_letter(stored, error, apology)
+        self.on_queued()

@@ -1,0 +1,182 @@
+"""Fixtures for the Telegram channel: the fake Bot API, and the real channel blueprint in a
+real Sanic server whose Rasa is a scripted `on_new_message`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Optional
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+
+from bot.settings import Settings
+from channels.telegram.channel import SECRET_HEADER, TelegramInput
+from channels.telegram.outbox import OutboxTuning
+from channels.telegram.runtime import Tuning
+from channels.telegram.worker import WorkerTuning
+from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
+from tests.support.stack import PROJECT, free_port
+
+SECRET = "test-webhook-secret_0123456789"
+FAST = Tuning(
+    worker=WorkerTuning(lease_s=5.0, poll_s=0.1, retry_delays_s=(0.1, 0.2), settle_s=0.3),
+    outbox=OutboxTuning(lease_s=5.0, poll_s=0.1, backoff_s=0.1),
+    store_timeout_s=2.0, poll_timeout_s=1,
+)
+_app_numbers = itertools.count(1)
+
+
+def telegram_settings(tmp_path: Path, fake: FakeBotApi, **overrides: str) -> Settings:
+    env = {
+        "RAPPORT_HOME": str(PROJECT),
+        "RAPPORT_VAR_DIR": str(tmp_path / "var"),
+        "RAPPORT_TELEGRAM_TOKEN": TOKEN,
+        "RAPPORT_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "RAPPORT_TELEGRAM_API_URL": fake.base_url,
+        "RAPPORT_TELEGRAM_DB_URL": f"sqlite:///{tmp_path / 'telegram.db'}",
+    }
+    env.update(overrides)
+    return Settings.from_env({key: value for key, value in env.items() if value})
+
+
+class ScriptedBot:
+    """Stands in for Rasa: answers "echo: <text>", and a few texts with other replies."""
+
+    LONG = "\n\n".join((f"Paragraph {n}. " + "All work and no play. " * 40).strip()
+                       for n in range(12))
+
+    def __init__(self) -> None:
+        self.seen: list[UserMessage] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.seen.append(message)
+        text, out, to = message.text or "", message.output_channel, message.sender_id
+        slow = re.match(r"^slow(\d+(?:\.\d+)?)", text)
+        if slow:
+            await asyncio.sleep(float(slow.group(1)))
+        if text.startswith("boom"):
+            raise RuntimeError("poison update: the scripted bot cannot handle it")
+        if text == "buttons":
+            await out.send_text_with_buttons(to, "Shall I refund you?", [
+                {"title": "Yes, refund me", "payload": "/affirm"},
+                {"title": "Long one", "payload": '/inform{"issue_type": "damaged", '
+                                                  '"note": "a payload longer than sixty-four bytes"}'},
+            ])
+        elif text == "image":
+            await out.send_image_url(to, "https://example.com/parcel.png")
+        elif text == "custom location":
+            await out.send_custom_json(to, {"latitude": 52.37, "longitude": 4.89})
+        elif text == "custom web":
+            await out.send_custom_json(to, {"handoff": {"queue": "web"}})
+        elif text == "long":
+            await out.send_text_message(to, self.LONG)
+        else:
+            await out.send_text_message(to, f"echo: {text}")
+
+    def texts(self) -> list[str]:
+        return [message.text or "" for message in self.seen]
+
+
+class ChannelServer:
+    """The real TelegramInput blueprint, mounted in a real Sanic app on a free port."""
+
+    def __init__(self, settings: Settings, handler: Callable[[UserMessage], Awaitable[Any]],
+                 tuning: Tuning = FAST) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.channel = TelegramInput(settings, tuning)
+        self.port = free_port()
+        self._server: Any = None
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhooks/telegram/webhook"
+
+    async def start(self) -> "ChannelServer":
+        Sanic.test_mode = True  # several apps in one process (Sanic's TouchUp needs this)
+        app = Sanic(f"telegram-test-{next(_app_numbers)}", configure_logging=False)
+        app.blueprint(self.channel.blueprint(self.handler), url_prefix="/webhooks/telegram")
+        self._server = await app.create_server(host="127.0.0.1", port=self.port,
+                                               return_asyncio_server=True, access_log=False)
+        await self._server.startup()
+        await self._server.before_start()
+        await self._server.after_start()
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def stop(self) -> None:
+        if self._session:
+            await self._session.close()
+        if self._server:
+            await self._server.before_stop()
+            self._server.close()
+            await self._server.wait_closed()
+            await self._server.after_stop()
+            self._server = None
+
+    async def post(self, update: Any, secret: Optional[str] = SECRET,
+                   headers: Optional[dict] = None) -> tuple[int, Any]:
+        body = json.dumps(update).encode() if isinstance(update, dict) else update
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if secret is not None:
+            sent[SECRET_HEADER] = secret
+        assert self._session is not None
+        async with self._session.post(self.url, data=body, headers=sent) as answer:
+            try:
+                return answer.status, await answer.json(content_type=None)
+            except ValueError:
+                return answer.status, await answer.text()
+
+
+@pytest.fixture(scope="session")
+def fake_api() -> Iterator[FakeBotApi]:
+    fake = FakeBotApi().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake(fake_api: FakeBotApi) -> FakeBotApi:
+    """The session's fake Bot API, cleared for this test."""
+    fake_api.reset()
+    return fake_api
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake: FakeBotApi) -> Settings:
+    return telegram_settings(tmp_path, fake)
+
+
+@pytest.fixture
+def scripted() -> ScriptedBot:
+    return ScriptedBot()
+
+
+@pytest_asyncio.fixture
+async def start_channel() -> AsyncIterator[Callable[..., Awaitable[ChannelServer]]]:
+    """Start channel servers for this test; all are stopped afterwards."""
+    servers: list[ChannelServer] = []
+
+    async def start(settings: Settings, handler: Callable[[UserMessage], Awaitable[Any]],
+                    tuning: Tuning = FAST) -> ChannelServer:
+        server = await ChannelServer(settings, handler, tuning).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+@pytest_asyncio.fixture
+async def channel(start_channel: Callable[..., Awaitable[ChannelServer]], settings: Settings,
+                  scripted: ScriptedBot) -> ChannelServer:
+    return await start_channel(settings, scripted)
