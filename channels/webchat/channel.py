@@ -345,10 +345,13 @@ class WebChatInput(InputChannel):
         async def install_gate(app: Sanic, _loop: Any) -> None:
             app.request_middleware.appendleft(self._gate)
 
+        @webchat.listener("before_server_stop")
+        async def end_long_polls(_app: Sanic, _loop: Any) -> None:
+            if self._watcher is not None:
+                await self._watcher.close()  # waiting requests answer now, not in 20 s
+
         @webchat.listener("after_server_stop")
         async def close(_app: Sanic, _loop: Any) -> None:
-            if self._watcher is not None:
-                await self._watcher.close()
             if self._store is not None:
                 await self._store.close()
 

@@ -2,8 +2,8 @@
  *
  *   <script src="https://HUB/widget/rapport.js" data-rasa-url="https://RASA" defer></script>
  *
- * Optional attributes: data-title (panel heading), data-bot-name (who the bot is),
- * data-intro (a line shown before the first message). The widget lives in a shadow root, so
+ * Optional attributes: data-title (panel heading), data-launcher (the button's text),
+ * data-bot-name (who the bot is), data-intro (a line shown before the first message). The widget lives in a shadow root, so
  * the page's CSS and the widget's never meet. Message content only ever goes into the page as
  * text nodes (textContent), never as HTML. The session token stays in localStorage, so the
  * conversation survives a reload; new messages (an agent's replies) arrive by long-polling.
@@ -19,6 +19,7 @@
   var api = rasaUrl + "/webhooks/webchat";
   var botName = cfg.botName || "Assistant";
   var title = cfg.title || "Chat with us";
+  var launcherText = cfg.launcher || "Chat with us";
   var tokenKey = "rapport.webchat.token:" + rasaUrl;
   var openKey = "rapport.webchat.open:" + rasaUrl;
   var WAIT_S = 20;
@@ -36,6 +37,18 @@
     if (className) node.className = className;
     if (text !== undefined) node.textContent = text;
     return node;
+  }
+  function bubbleIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var icon = document.createElementNS(ns, "svg");
+    icon.setAttribute("viewBox", "0 0 24 24");
+    icon.setAttribute("aria-hidden", "true");
+    icon.setAttribute("focusable", "false");
+    icon.setAttribute("class", "rw-icon");
+    var path = icon.appendChild(document.createElementNS(ns, "path"));
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H10l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    path.setAttribute("fill", "currentColor");
+    return icon;
   }
   function srOnly(text) { return el("span", "rw-sr", text); }
   function randomId() {
@@ -57,8 +70,8 @@
   launcher.type = "button";
   launcher.setAttribute("aria-expanded", "false");
   launcher.setAttribute("aria-controls", "rw-panel");
-  launcher.appendChild(el("span", "rw-launcher-icon", "\u{1F4AC}")).setAttribute("aria-hidden", "true");
-  launcher.appendChild(el("span", "rw-launcher-text", title));
+  launcher.appendChild(bubbleIcon());
+  launcher.appendChild(el("span", "rw-launcher-text", launcherText));
   var badge = launcher.appendChild(el("span", "rw-badge"));
   badge.setAttribute("aria-hidden", "true");
   badge.hidden = true;
@@ -102,8 +115,8 @@
   var sendButton = form.appendChild(el("button", "rw-send", "Send"));
   sendButton.type = "submit";
 
+  root.appendChild(launcher);  // first: Tab goes launcher, then into the open panel
   root.appendChild(panel);
-  root.appendChild(launcher);
 
   // ---------------------------------------------------------------- the server
   function ChatError(message, status) { this.message = message; this.status = status; }
@@ -207,7 +220,7 @@
       unread += fresh;
       badge.textContent = String(unread);
       badge.hidden = false;
-      launcher.setAttribute("aria-label", title + ", " + unread + " new");
+      launcher.setAttribute("aria-label", launcherText + ", " + unread + " new");
     }
     scrollDown();
   }
@@ -275,6 +288,7 @@
         renderAll(data.messages, false);
       }, function (error) {
         pending.classList.replace("rw-pending", "rw-failed");
+        pending.appendChild(el("span", "rw-failed-note", "Not sent"));
         var retryable = !(error instanceof ChatError) || error.status >= 500 ||
           error.status === 408 || error.status === 429;
         notice(explain(error), retryable ? function () {

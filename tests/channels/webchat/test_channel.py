@@ -327,3 +327,41 @@ async def test_the_token_is_never_stored(channel_server) -> None:
         dump = repr(connection.execute(select(sessions)).all()) + repr(
             connection.execute(select(messages)).all())
     assert token not in dump
+
+
+# -- the watcher behind long polls -----------------------------------------------------------
+
+async def test_the_watcher_wakes_on_writes_from_another_process_and_on_close(
+        tmp_path: Path) -> None:
+    from channels.webchat.channel import HistoryWatcher
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    rasa, hub = WebChatStore.from_url(url), WebChatStore.from_url(url)
+    watcher = HistoryWatcher(rasa, interval=0.1)
+    try:
+        await rasa.ensure_schema()
+        started = time.monotonic()
+        await watcher.wait("wc-1", 0.3)  # nothing happens: it times out
+        assert 0.25 < time.monotonic() - started < 1
+
+        async def write_soon() -> None:
+            await asyncio.sleep(0.4)
+            await hub.append("wc-2", "agent", [{"text": "not for wc-1"}])
+            await asyncio.sleep(0.4)
+            await hub.append("wc-1", "agent", [{"text": "for wc-1"}])
+
+        writer = asyncio.create_task(write_soon())
+        started = time.monotonic()
+        await watcher.wait("wc-1", 5)  # another conversation's message does not wake it
+        assert 0.75 < time.monotonic() - started < 2
+        await writer
+
+        waiting = asyncio.create_task(watcher.wait("wc-1", 30))
+        await asyncio.sleep(0.1)
+        await watcher.close()  # shutting down: every waiting request answers at once
+        await asyncio.wait_for(waiting, 1)
+        assert watcher.closed
+    finally:
+        await watcher.close()
+        await rasa.close()
+        await hub.close()
