@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.handoff import hand_off
-from actions.identity import VerifiedOrderForm, channel_of
+from actions.identity import VerifiedOrderForm, channel_of, unverified_events
 from bot.complaints import (
     ComplaintReport, euros, most_negative, resolve_complaint, settle_remedy,
 )
@@ -113,7 +113,7 @@ class ActionSubmitComplaint(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         if not tracker.get_slot("customer_verified"):
-            return []  # verification failed or stopped; the form already said why
+            return unverified_events(dispatcher, tracker)
         report = build_report(tracker)
         brand = services.brand()
         try:

@@ -36,6 +36,25 @@ def verified_slots(customer_id: str, customer_name: Optional[str]) -> Dict[str, 
     return {"customer_verified": True, "customer_id": customer_id, "customer_name": customer_name}
 
 
+def said_since_last_message(tracker: Tracker, response: str) -> bool:
+    """Did the bot already give `response` since the customer's latest message?"""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") == response:
+            return True
+    return False
+
+
+def unverified_events(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """A form ended without verification: when locked, offer a person (once); else nothing."""
+    if not tracker.get_slot("verification_locked"):
+        return []
+    if not said_since_last_message(tracker, "utter_verify_locked"):
+        dispatcher.utter_message(response="utter_verify_locked")
+    return [SlotSet("pending_question", "human_offer")]
+
+
 class VerifiedOrderForm(FormValidationAction, ABC):
     """Order number plus e-mail or postcode; verified customers only give the number."""
 
@@ -119,8 +138,8 @@ class VerifiedOrderForm(FormValidationAction, ABC):
             return {**slots, "order_contact": CONTACT_PROVIDED}
         if result.status == "locked":
             dispatcher.utter_message(response="utter_verify_locked")
-            return {"order_contact": None, "order_number": None, "verification_locked": True,
-                    "pending_question": "human_offer"}
+            # The form ends here; action_check_order_status / submit offer a person.
+            return {"order_contact": None, "order_number": None, "verification_locked": True}
         dispatcher.utter_message(response="utter_verify_failed")
         return {"order_contact": None, "order_number": None}
 

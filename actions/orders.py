@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions.identity import channel_of
+from actions.identity import channel_of, unverified_events
 from bot.crm.interface import CrmUnavailable, OrderNotFound
 from bot.order_status import describe_order
 
@@ -24,10 +24,7 @@ class ActionCheckOrderStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         if not tracker.get_slot("customer_verified"):
-            # The form ended without verification (locked, stopped): it already said why.
-            if tracker.get_slot("verification_locked"):
-                dispatcher.utter_message(response="utter_verify_locked")
-            return []
+            return unverified_events(dispatcher, tracker)
         number = tracker.get_slot("order_number")
         crm = services.crm()
         try:

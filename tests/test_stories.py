@@ -1,0 +1,34 @@
+"""Rasa's own checks, inside the suite: `rasa data validate` and the test stories."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT
+
+
+def _rasa(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rasa", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_rasa_data_validate_passes():
+    result = _rasa("data", "validate", "--domain", "domain.yml", "--data", "data",
+                   "--config", "config.yml")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "story structure conflicts" in (result.stdout + result.stderr).lower()
+
+
+@pytest.mark.integration
+def test_every_test_story_passes(trained_model: Path, tmp_path: Path):
+    out = tmp_path / "results"
+    result = _rasa("test", "core", "--model", str(trained_model), "--stories", "tests/stories",
+                   "--out", str(out), "--fail-on-prediction-errors", "--no-plot")
+    failed = (out / "failed_test_stories.yml")
+    detail = failed.read_text() if failed.exists() else ""
+    assert result.returncode == 0, detail[-6000:] or (result.stdout[-3000:] + result.stderr[-3000:])
+    assert "Correct:" in result.stdout + result.stderr or (out / "story_report.json").exists()
