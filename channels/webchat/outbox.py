@@ -13,7 +13,8 @@ Two tables in the hub database (`RAPPORT_HUB_DB_URL`), created on first use:
   (on PostgreSQL as on SQLite, from any number of processes).
 
 `OutboxSender` is the hub's way to reach a web chat customer during a handoff: it appends
-agent messages to the conversation, and the widget picks them up on its next poll. A REST
+the agent's messages (and the bot's, after a hand-back) to the conversation, and the widget
+picks them up on its next poll. A REST
 conversation cannot be reached (Rasa's REST channel only answers requests), so its agent
 messages are queued in the same table under its sender id, for an integration to collect.
 """
@@ -344,10 +345,11 @@ class WebChatStore:
 
 
 class OutboxSender:
-    """The `ChannelSender` for web chat (and REST, queued): an agent's messages into history.
+    """The `ChannelSender` for web chat (and REST, queued): the hub's messages into history.
 
-    A message may name its agent with an `"agent"` key ({"text": ..., "agent": "Sam"}); the
-    widget shows that name beside it.
+    A message with an `"agent"` key ({"text": ..., "agent": "Sam"}) is an agent's, shown with
+    that name; one without is the bot's, relayed by the hub (e.g. its question after a
+    hand-back, from Rasa's trigger_intent).
     """
 
     def __init__(self, store: WebChatStore, *, owns_store: bool = False) -> None:
@@ -359,28 +361,29 @@ class OutboxSender:
         return cls(WebChatStore.from_url(settings.hub_db_url), owns_store=True)
 
     async def send(self, recipient_id: str, messages: list[dict[str, Any]]) -> None:
-        """Append `messages` (Rasa response format) as agent messages to the conversation."""
+        """Append `messages` (Rasa response format) to the conversation, in order."""
         try:
             check_sender(recipient_id)
         except MessageRejected as error:
             raise DeliveryFailed(f"not a conversation id: {error}") from error
-        batches: list[tuple[Optional[str], list[dict[str, Any]]]] = []
+        batches: list[tuple[str, Optional[str], list[dict[str, Any]]]] = []
         for message in messages:
             payload = clean_payload(message)
             if not payload or len(json.dumps(payload)) > MAX_PAYLOAD_CHARS:
-                raise DeliveryFailed("an agent message must have text, buttons or an image, "
+                raise DeliveryFailed("a message must have text, buttons or an image, "
                                      f"and at most {MAX_PAYLOAD_CHARS} characters")
             agent = str(message.get("agent") or "").strip()[:MAX_AGENT_NAME] or None
-            if batches and batches[-1][0] == agent:
-                batches[-1][1].append(payload)
+            role = "agent" if "agent" in message else "bot"
+            if batches and batches[-1][:2] == (role, agent):
+                batches[-1][2].append(payload)
             else:
-                batches.append((agent, [payload]))
+                batches.append((role, agent, [payload]))
         try:
             if recipient_id.startswith(SENDER_PREFIX) and not await self._store.has_session(
                     recipient_id):
                 raise DeliveryFailed(f"no web chat session {recipient_id}")
-            for agent, payloads in batches:
-                await self._store.append(recipient_id, "agent", payloads, agent_name=agent)
+            for role, agent, payloads in batches:
+                await self._store.append(recipient_id, role, payloads, agent_name=agent)
         except SQLAlchemyError as error:
             logger.warning("web chat outbox unavailable for %s: %s", recipient_id,
                            type(error).__name__)

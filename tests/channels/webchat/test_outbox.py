@@ -159,11 +159,20 @@ async def test_agent_messages_reach_a_web_chat_session(store: WebChatStore) -> N
     assert len(await store.history(session.sender_id)) == 4
 
 
-async def test_a_message_without_an_agent_name_is_still_an_agent_message(
+async def test_messages_without_an_agent_are_the_bots_relayed_by_the_hub(
         store: WebChatStore) -> None:
-    await OutboxSender(store).send("rest-customer-7", [{"text": "Queued for you."}])
-    (queued,) = await store.history("rest-customer-7")
-    assert queued.role == "agent" and queued.agent_name is None
+    """After a hand-back the hub delivers the bot's messages (from trigger_intent) too."""
+    await OutboxSender(store).send("rest-customer-7", [
+        {"text": "Sam has to go now.", "agent": "Sam"},
+        {"text": "How would you rate this conversation?", "buttons": [
+            {"title": "5", "payload": '/rate{"rating": "5"}'}]},
+        {"text": "A colleague without a name", "agent": ""},
+    ])
+    shown = [(m.role, m.agent_name, m.payload["text"])
+             for m in await store.history("rest-customer-7")]
+    assert shown == [("agent", "Sam", "Sam has to go now."),
+                     ("bot", None, "How would you rate this conversation?"),
+                     ("agent", None, "A colleague without a name")]
 
 
 async def test_rest_conversations_are_queued(store: WebChatStore) -> None:

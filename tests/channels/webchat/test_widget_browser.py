@@ -288,15 +288,21 @@ async def test_an_agents_message_arrives_while_the_page_is_open(stack: Stack,
     try:
         await hub.send(sender_id, [{"text": "Hi, I'm Sam from customer care. How can I help?",
                                     "agent": "Sam"}])
+        launcher = page.get_by_role("button", name="Chat with us, 1 new")
+        await expect(launcher).to_be_visible(timeout=10_000)  # the long poll brought it
+        await shot(page, "11-agent-unread")
+        await launcher.click()
+        agent = page.locator(".rw-log .rw-agent")
+        await expect(agent).to_contain_text("Hi, I'm Sam from customer care.")
+        await expect(agent.locator(".rw-who")).to_have_text("Sam · customer care")
+        # After the hand-back the hub relays the bot's question: a bot message, answerable.
+        await hub.send(sender_id, [{"text": "How would you rate this conversation?",
+                                    "buttons": [{"title": "5", "payload": "/affirm"}]}])
+        await expect(page.get_by_role("button", name="5", exact=True)).to_be_enabled(
+            timeout=10_000)
+        assert (await read_log(page))[-1]["role"] == "bot"
     finally:
         await hub.close()
-    launcher = page.get_by_role("button", name="Chat with us, 1 new")
-    await expect(launcher).to_be_visible(timeout=10_000)  # the long poll brought it
-    await shot(page, "11-agent-unread")
-    await launcher.click()
-    agent = page.locator(".rw-log .rw-agent")
-    await expect(agent).to_contain_text("Hi, I'm Sam from customer care.")
-    await expect(agent.locator(".rw-who")).to_have_text("Sam · customer care")
     await shot(page, "12-agent-message")
     await context.close()
 
