@@ -1,4 +1,11 @@
-"""Handing the conversation to a person, and taking it back afterwards."""
+"""Handing the conversation to a person, and taking it back afterwards.
+
+Every trigger (asking for a person, not understood twice then "yes", a declined remedy, a
+severe, VIP or public complaint, a remedy that didn't help) ends in `hand_off`, so they all
+behave the same: with an agent online the customer hears the expected wait and the
+conversation pauses (the bot stays silent until the agent hands back); with nobody online
+the customer hears that a callback is arranged and the bot carries on.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +13,91 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.identity import channel_of
+from bot.handoff.desk import Desk, HandoffRequest, NoAgent, Queued
+from bot.handoff.priority import describe_wait
+from bot.handoff.schema import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
+PUBLIC_INTENT = "threaten_public"
+_desk: Optional[Desk] = None
+
+
+def desk() -> Desk:
+    """The handoff desk on the hub database, built on first use."""
+    global _desk
+    if _desk is None:
+        _desk = Desk.from_settings(services.settings())
+    return _desk
+
+
+def use_desk(replacement: Optional[Desk]) -> None:
+    """Replace the desk (tests); None rebuilds it from the settings on next use."""
+    global _desk
+    _desk = replacement
+
+
+def _intents(tracker: Tracker) -> set[str]:
+    return {(e.get("parse_data") or {}).get("intent", {}).get("name")
+            for e in tracker.events if e.get("event") == "user"}
+
+
+def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None,
+                    severity: Optional[str] = None) -> HandoffRequest:
+    verified = bool(tracker.get_slot("customer_verified"))
+    return HandoffRequest(
+        conversation_id=tracker.sender_id, channel=channel_of(tracker), reason=reason,
+        events=list(tracker.events), slots=dict(tracker.slots),
+        case_id=case_id or (tracker.get_slot("case_id") if verified else None),
+        severity=severity,
+        public_risk=PUBLIC_INTENT in _intents(tracker) or "public" in reason.lower(),
+    )
+
+
+def _crm():
+    try:
+        return services.crm()
+    except Exception as error:  # noqa: BLE001 (settings or driver trouble: hand over anyway)
+        logger.warning("no CRM for the handoff packet: %s", type(error).__name__)
+        return None
+
+
+def _queue_note(ahead: int) -> str:
+    if ahead <= 0:
+        return ""
+    return " There is 1 person ahead of you." if ahead == 1 else \
+        f" There are {ahead} people ahead of you."
+
 
 async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
-                   case_id: Optional[str] = None, severity: Optional[str] = None) -> List[EventType]:
-    """Tell the customer a person is coming and return the events that hand over.
-
-    Every handoff trigger (asking for a person, a declined remedy, a severe complaint, a
-    public threat) goes through here, so they all behave the same.
-    """
-    logger.info("handoff for %s: %s (case %s, severity %s)", tracker.sender_id, reason,
-                case_id, severity)
-    dispatcher.utter_message(response="utter_handoff_started")
-    return [SlotSet("pending_question", None)]
+                   case_id: Optional[str] = None,
+                   severity: Optional[str] = None) -> List[EventType]:
+    """Tell the customer what happens next and return the events that hand over."""
+    request = handoff_request(tracker, reason, case_id, severity)
+    events: List[EventType] = [SlotSet("pending_question", None)]
+    try:
+        outcome = await desk().hand_over(request, _crm())
+    except StoreUnavailable as error:
+        logger.warning("handoff for %s failed (%s): %s", tracker.sender_id, reason, error)
+        dispatcher.utter_message(response="utter_handoff_unavailable")
+        return events
+    if isinstance(outcome, Queued):
+        queue_note = _queue_note(outcome.position - 1)
+        dispatcher.utter_message(response="utter_handoff_started",
+                                 expected_wait=outcome.wait_text, queue_note=queue_note,
+                                 max_wait=describe_wait(outcome.max_wait.total_seconds()))
+        return events + [SlotSet("handoff_id", outcome.handoff.id), ConversationPaused()]
+    assert isinstance(outcome, NoAgent)
+    if outcome.case is not None:
+        dispatcher.utter_message(response="utter_handoff_no_agent_case", case_id=outcome.case.id)
+    else:
+        dispatcher.utter_message(response="utter_handoff_no_agent_chat")
+    return events + [SlotSet("handoff_id", None)]
 
 
 class ActionHandoff(Action):
@@ -39,13 +114,39 @@ class ActionHandoff(Action):
 
 
 class ActionHandoffResolved(Action):
+    """The agent handed back (EXTERNAL_handoff_resolved): the bot returns and asks for CSAT."""
+
     def name(self) -> Text:
         return "action_handoff_resolved"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
+        dispatcher.utter_message(response="utter_handoff_back")
         dispatcher.utter_message(response="utter_ask_rating")
-        return []
+        return [SlotSet("handoff_id", None), SlotSet("pending_question", None)]
+
+
+class ActionHandoffCallback(Action):
+    """Nobody came in time (EXTERNAL_handoff_callback): arrange a callback, carry on."""
+
+    def name(self) -> Text:
+        return "action_handoff_callback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        handoff_id = tracker.get_slot("handoff_id")
+        request = handoff_request(tracker, "no agent within the maximum wait")
+        case = None
+        try:
+            case = await desk().callback_case(handoff_id, request, _crm())
+        except StoreUnavailable as error:
+            logger.warning("callback for %s not recorded on %s: %s", tracker.sender_id,
+                           handoff_id, error)
+        if case is not None:
+            dispatcher.utter_message(response="utter_handoff_timeout_case", case_id=case.id)
+        else:
+            dispatcher.utter_message(response="utter_handoff_timeout_chat")
+        return [SlotSet("handoff_id", None), SlotSet("pending_question", None)]
 
 
 class ActionHandoffDeclined(Action):

@@ -218,6 +218,9 @@ def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
         registrars.append(add_crm_commands)
     except ImportError:  # the CRM package is optional in a trimmed install
         pass
+    from bot.handoff.cli import add_agent_commands
+
+    registrars.append(add_agent_commands)
     from bot.telegram_cli import add_telegram_commands
 
     registrars.append(add_telegram_commands)

@@ -33,6 +33,9 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_TELEGRAM_DB_URL | sqlite:///$VAR/telegram.db | durable store of received updates |
 | RAPPORT_WEBCHAT_ORIGINS | the hub's URL | comma-separated origins allowed to embed the web chat |
 | RAPPORT_PUBLIC_URL | the hub's URL | where customers' browsers reach Rapport (widget, demo) |
+| RAPPORT_HUB_SECRET | generated per hub start | signs the console's login form (set it when running several hubs) |
+| RAPPORT_HANDOFF_MAX_WAIT | 300 | seconds a customer waits for an agent before a callback is arranged |
+| RAPPORT_HANDOFF_PRESENCE | 45 | an agent is online if their console was connected within this many seconds |
 """
 
 from __future__ import annotations
@@ -98,6 +101,9 @@ class Settings:
     telegram_polling: bool = False
     webchat_origins: tuple[str, ...] = ()
     public_url: str = ""
+    hub_secret: Optional[str] = field(default=None, repr=False)
+    handoff_max_wait: int = 300
+    handoff_presence: int = 45
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -134,6 +140,9 @@ class Settings:
             webchat_origins=tuple(o.strip().rstrip("/") for o in
                                   (env.get("RAPPORT_WEBCHAT_ORIGINS") or "").split(",") if o.strip()),
             public_url=(env.get("RAPPORT_PUBLIC_URL") or "").rstrip("/"),
+            hub_secret=env.get("RAPPORT_HUB_SECRET") or None,
+            handoff_max_wait=_int(env, "RAPPORT_HANDOFF_MAX_WAIT", 300),
+            handoff_presence=_int(env, "RAPPORT_HANDOFF_PRESENCE", 45),
         )
 
     def with_changes(self, **changes: object) -> "Settings":
@@ -197,11 +206,14 @@ class Settings:
             "RAPPORT_TELEGRAM_POLLING": "1" if self.telegram_polling else "0",
             "RAPPORT_WEBCHAT_ORIGINS": ",".join(self.webchat_origins),
             "RAPPORT_PUBLIC_URL": self.public_url,
+            "RAPPORT_HANDOFF_MAX_WAIT": str(self.handoff_max_wait),
+            "RAPPORT_HANDOFF_PRESENCE": str(self.handoff_presence),
         }
         optional = {"RAPPORT_RASA_JWT_SECRET": self.rasa_jwt_secret,
                     "RAPPORT_CRM_API_URL": self.crm_api_url,
                     "RAPPORT_CRM_API_TOKEN": self.crm_api_token,
                     "RAPPORT_TELEGRAM_TOKEN": self.telegram_token,
-                    "RAPPORT_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret}
+                    "RAPPORT_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
+                    "RAPPORT_HUB_SECRET": self.hub_secret}
         env.update({name: value for name, value in optional.items() if value})
         return env

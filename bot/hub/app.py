@@ -10,6 +10,7 @@ import jinja2
 from aiohttp import web
 
 from bot.hub import keys
+from bot.hub.console_app import add_console
 from bot.hub.routes import add_routes
 from bot.settings import Settings
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
         autoescape=jinja2.select_autoescape(["html"]),
     )
     app.cleanup_ctx.append(_http_client)
+    add_console(app)
     add_routes(app)
     return app
 

@@ -6,8 +6,17 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
+from bot.handoff.agents import AgentDirectory
+from bot.hub.feed import EventFeed
+from bot.hub.handoffs import HandoffDesk
 from bot.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+
+# The agent console and the handoff queue (bot.hub.handoffs, bot.hub.feed, bot.hub.auth).
+HUB_SECRET = web.AppKey("hub_secret", str)
+AGENTS = web.AppKey("agents", AgentDirectory)
+HANDOFFS = web.AppKey("handoffs", HandoffDesk)
+FEED = web.AppKey("feed", EventFeed)

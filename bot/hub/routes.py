@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.hub.views import status, webchat
+from bot.hub.views import console, console_api, login, status, webchat
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -19,3 +19,28 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/widget/rapport.js", webchat.widget_script)
     app.router.add_get("/widget/rapport.css", webchat.widget_styles)
     app.router.add_get("/demo", webchat.demo_page)
+    add_console_routes(app)
+
+
+def add_console_routes(app: web.Application) -> None:
+    """The agent console: sign-in, pages, actions, JSON and live streams."""
+    app.router.add_get("/login", login.login_page)
+    app.router.add_post("/login", login.login)
+    app.router.add_post("/console/logout", login.logout)
+    app.router.add_get("/console", console.queue_page)
+    app.router.add_post("/console/takeover", console.takeover)
+    handoff = "/console/handoffs/{handoff_id}"
+    app.router.add_get(handoff, console.conversation_page)
+    app.router.add_post(f"{handoff}/claim", console.claim)
+    app.router.add_post(f"{handoff}/reply", console.reply)
+    app.router.add_post(f"{handoff}/note", console.note)
+    app.router.add_post(f"{handoff}/resolve", console.resolve)
+    app.router.add_post(f"{handoff}/transfer", console.transfer)
+    app.router.add_post(f"{handoff}/release", console.release)
+    app.router.add_post(f"{handoff}/close", console.close)
+    app.router.add_post(f"{handoff}/follow-up", console.follow_up)
+    app.router.add_get("/api/console/queue", console_api.queue_json)
+    app.router.add_get("/api/console/queue/stream", console_api.queue_stream)
+    app.router.add_get("/api/console/handoffs/{handoff_id}", console_api.handoff_detail)
+    app.router.add_get("/api/console/handoffs/{handoff_id}/stream",
+                       console_api.conversation_stream)

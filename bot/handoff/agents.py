@@ -1,0 +1,284 @@
+"""Agent accounts, console sessions, login throttling and presence, in the hub database.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults); a session cookie carries a
+random token of which only the SHA-256 is stored, so a copy of the database opens no
+session. Presence is the console's heartbeat: an agent counts as online while their
+console has been connected within the presence window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Optional
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from bot.handoff.schema import (
+    Database,
+    agent_sessions,
+    agents,
+    aware,
+    login_failures,
+    naive,
+    new_id,
+    utcnow,
+)
+
+ROLES = ("agent", "analyst", "admin")
+HANDLING_ROLES = ("agent", "admin")  # roles that take handoffs (and count as online)
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+
+_hasher = PasswordHasher()
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so both cases take as long."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+class AgentError(ValueError):
+    """An agent account request Rapport refuses (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    role: str
+    active: bool
+    created_at: datetime
+    last_seen_at: Optional[datetime] = None
+
+    @property
+    def handles_handoffs(self) -> bool:
+        return self.role in HANDLING_ROLES
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    agent: Agent
+    csrf_token: str
+    expires_at: datetime
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise AgentError("an agent name is 1-64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit")
+    return name
+
+
+def check_password(password: str) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise AgentError(f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    return password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(check_password(password))
+
+
+def password_matches(password_hash: Optional[str], password: str) -> bool:
+    """argon2 verification; an unknown account still costs one verification."""
+    try:
+        matched = _hasher.verify(password_hash or _dummy_hash(), password)
+        return matched and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _agent(row) -> Agent:
+    return Agent(row.id, row.name, row.role, bool(row.active), aware(row.created_at),
+                 aware(row.last_seen_at))
+
+
+class AgentDirectory:
+    """Accounts, sessions, throttling and presence (all calls run off the event loop)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- accounts ----------------------------------------------------------------------
+
+    async def add(self, name: str, role: str, password: str) -> Agent:
+        check_name(name)
+        if role not in ROLES:
+            raise AgentError(f"role must be one of {', '.join(ROLES)}")
+        hashed = hash_password(password)
+        return await self.db.run(_add, name, role, hashed)
+
+    async def set_password(self, name: str, password: str) -> None:
+        hashed = hash_password(password)
+        await self.db.run(_set, name, {"password_hash": hashed})
+
+    async def set_active(self, name: str, active: bool) -> None:
+        await self.db.run(_set, name, {"active": active})
+
+    async def list(self) -> list[Agent]:
+        return await self.db.run(_list)
+
+    async def get(self, agent_id: str) -> Optional[Agent]:
+        return await self.db.run(_get, agent_id)
+
+    async def authenticate(self, name: str, password: str) -> Optional[Agent]:
+        """The active agent with this name and password, else None (same cost either way)."""
+        row = await self.db.run(_by_login, str(name or "")[:64].lower())
+        ok = await asyncio.to_thread(password_matches, row.password_hash if row else None,
+                                     str(password or "")[:MAX_PASSWORD])
+        if not ok or row is None or not row.active:
+            return None
+        return _agent(row)
+
+    # -- sessions ----------------------------------------------------------------------
+
+    async def open_session(self, agent: Agent, lifetime: timedelta) -> tuple[str, ConsoleSession]:
+        """A new session: (the cookie's token, the session). The token is never stored."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = utcnow()
+        await self.db.run(_open_session, token_hash(token), agent.id, csrf, now, now + lifetime)
+        return token, ConsoleSession(agent, csrf, now + lifetime)
+
+    async def session(self, token: str, idle: timedelta) -> Optional[ConsoleSession]:
+        """The live session for a cookie token (and its active agent), else None."""
+        if not token or len(token) > 200:
+            return None
+        return await self.db.run(_session, token_hash(token), utcnow(), idle)
+
+    async def close_session(self, token: str) -> None:
+        await self.db.run(_close_session, token_hash(token))
+
+    # -- throttling --------------------------------------------------------------------
+
+    async def failures(self, keys: list[str], window: timedelta) -> dict[str, int]:
+        return await self.db.run(_failures, keys, utcnow() - window)
+
+    async def record_failure(self, keys: list[str]) -> None:
+        await self.db.run(_record_failure, keys, utcnow())
+
+    async def clear_failures(self, key: str) -> None:
+        await self.db.run(_clear_failures, key)
+
+    # -- presence ----------------------------------------------------------------------
+
+    async def heartbeat(self, agent_id: str) -> None:
+        await self.db.run(_touch, agent_id, utcnow())
+
+    async def offline(self, agent_id: str) -> None:
+        await self.db.run(_touch, agent_id, None)
+
+    async def online(self, window: timedelta) -> list[Agent]:
+        """Active agents who take handoffs and whose console was live within `window`."""
+        return await self.db.run(_online, utcnow() - window)
+
+
+def _add(conn: Connection, name: str, role: str, hashed: str) -> Agent:
+    if conn.execute(select(agents.c.id).where(agents.c.login == name.lower())).first():
+        raise AgentError(f"an agent called {name} already exists")
+    values = {"id": new_id("A-"), "name": name, "login": name.lower(), "role": role,
+              "password_hash": hashed, "active": True, "created_at": naive(utcnow())}
+    try:
+        conn.execute(insert(agents).values(**values))
+    except IntegrityError as error:
+        raise AgentError(f"an agent called {name} already exists") from error
+    return _agent(conn.execute(select(agents).where(agents.c.id == values["id"])).one())
+
+
+def _set(conn: Connection, name: str, values: dict) -> None:
+    result = conn.execute(update(agents).where(agents.c.login == name.lower()).values(**values))
+    if result.rowcount != 1:
+        raise AgentError(f"no agent called {name}")
+    if values.get("active") is False or "password_hash" in values:
+        ids = select(agents.c.id).where(agents.c.login == name.lower()).scalar_subquery()
+        conn.execute(delete(agent_sessions).where(agent_sessions.c.agent_id == ids))
+
+
+def _list(conn: Connection) -> list[Agent]:
+    return [_agent(row) for row in conn.execute(select(agents).order_by(agents.c.login))]
+
+
+def _get(conn: Connection, agent_id: str) -> Optional[Agent]:
+    row = conn.execute(select(agents).where(agents.c.id == agent_id)).first()
+    return _agent(row) if row else None
+
+
+def _by_login(conn: Connection, login: str):
+    return conn.execute(select(agents).where(agents.c.login == login)).first()
+
+
+def _open_session(conn: Connection, hashed: str, agent_id: str, csrf: str, now: datetime,
+                  expires: datetime) -> None:
+    conn.execute(delete(agent_sessions).where(agent_sessions.c.expires_at < naive(now)))
+    conn.execute(insert(agent_sessions).values(
+        token_hash=hashed, agent_id=agent_id, csrf_token=csrf, created_at=naive(now),
+        expires_at=naive(expires), last_used_at=naive(now)))
+
+
+def _session(conn: Connection, hashed: str, now: datetime, idle: timedelta):
+    row = conn.execute(
+        select(agent_sessions, agents).join(agents, agents.c.id == agent_sessions.c.agent_id)
+        .where(agent_sessions.c.token_hash == hashed)
+    ).first()
+    if row is None:
+        return None
+    if not row.active or aware(row.expires_at) <= now or aware(row.last_used_at) + idle <= now:
+        conn.execute(delete(agent_sessions).where(agent_sessions.c.token_hash == hashed))
+        return None
+    if (now - aware(row.last_used_at)).total_seconds() > 60:  # don't write on every request
+        conn.execute(update(agent_sessions).where(agent_sessions.c.token_hash == hashed)
+                     .values(last_used_at=naive(now)))
+    agent = Agent(row.agent_id, row.name, row.role, bool(row.active), aware(row.created_at),
+                  aware(row.last_seen_at))
+    return ConsoleSession(agent, row.csrf_token, aware(row.expires_at))
+
+
+def _close_session(conn: Connection, hashed: str) -> None:
+    conn.execute(delete(agent_sessions).where(agent_sessions.c.token_hash == hashed))
+
+
+def _failures(conn: Connection, keys: list[str], since: datetime) -> dict[str, int]:
+    rows = conn.execute(
+        select(login_failures.c.key, func.count())
+        .where(login_failures.c.key.in_(keys), login_failures.c.at >= naive(since))
+        .group_by(login_failures.c.key)
+    )
+    counts = {key: 0 for key in keys}
+    counts.update({key: int(count) for key, count in rows})
+    return counts
+
+
+def _record_failure(conn: Connection, keys: list[str], now: datetime) -> None:
+    conn.execute(delete(login_failures).where(login_failures.c.at < naive(now - timedelta(days=1))))
+    conn.execute(insert(login_failures), [{"key": key, "at": naive(now)} for key in keys])
+
+
+def _clear_failures(conn: Connection, key: str) -> None:
+    conn.execute(delete(login_failures).where(login_failures.c.key == key))
+
+
+def _touch(conn: Connection, agent_id: str, now: Optional[datetime]) -> None:
+    conn.execute(update(agents).where(agents.c.id == agent_id)
+                 .values(last_seen_at=naive(now) if now else None))
+
+
+def _online(conn: Connection, since: datetime) -> list[Agent]:
+    rows = conn.execute(select(agents).where(
+        agents.c.active.is_(True), agents.c.role.in_(HANDLING_ROLES),
+        agents.c.last_seen_at >= naive(since)).order_by(agents.c.login))
+    return [_agent(row) for row in rows]

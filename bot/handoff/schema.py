@@ -1,0 +1,183 @@
+"""The hub database's handoff and agent tables, and the plumbing every store here shares.
+
+Tables are created idempotently (`create_tables`) by the hub at start and by the action
+server on first use, so either may start first; SQLite and PostgreSQL both work. Times are
+stored as naive UTC and come back aware. Several processes share these tables, so every
+change of state is one conditional UPDATE, never read-then-write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+from bot.handoff.states import OPEN_STATES
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+metadata = MetaData()
+
+agents = Table(
+    "agents", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("login", String(64), nullable=False, unique=True),  # the name, lower-cased
+    Column("role", String(16), nullable=False),  # agent | analyst | admin
+    Column("password_hash", String(255), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=True),  # console heartbeat: presence
+)
+
+agent_sessions = Table(
+    "agent_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's token
+    Column("agent_id", String(32), ForeignKey("agents.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(160), nullable=False, index=True),  # "user:<login>" or "ip:<address>"
+    Column("at", DateTime, nullable=False, index=True),
+)
+
+handoffs = Table(
+    "handoffs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("channel", String(32), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("reason", String(500), nullable=False),
+    Column("severity", String(16), nullable=True),
+    Column("tier", String(16), nullable=True),
+    Column("public_risk", Boolean, nullable=False, default=False),
+    Column("base_priority", Integer, nullable=False, default=0),
+    Column("priority_reasons", Text, nullable=False, default="[]"),  # JSON [[reason, points]]
+    Column("customer_id", String(64), nullable=True),
+    Column("customer_name", String(200), nullable=True),
+    Column("case_id", String(64), nullable=True),
+    Column("packet", Text, nullable=False, default="{}"),  # JSON, see bot.handoff.packet
+    Column("agent_id", String(32), ForeignKey("agents.id"), nullable=True, index=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("assigned_at", DateTime, nullable=True),
+    Column("closed_at", DateTime, nullable=True),
+    Column("resolution_note", Text, nullable=True),
+    Column("csat", Integer, nullable=True),
+    Column("last_customer_text", String(300), nullable=True),
+    Column("last_customer_at", DateTime, nullable=True),
+    Column("last_event_id", Integer, nullable=False, default=0),
+    Column("revision", Integer, nullable=False, default=1),  # +1 on every change
+    # A hand-back to the bot still to do (resolved | callback | abandoned), and its lease.
+    Column("handback", String(16), nullable=True),
+    Column("handback_lease", DateTime, nullable=True),
+)
+_open = handoffs.c.state.in_(OPEN_STATES)
+Index("handoffs_one_open_per_conversation", handoffs.c.conversation_id, unique=True,
+      sqlite_where=_open, postgresql_where=_open)
+
+handoff_notes = Table(
+    "handoff_notes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("handoff_id", String(32), ForeignKey("handoffs.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("author", String(64), nullable=True),  # an agent's name; None for the system
+    Column("kind", String(16), nullable=False),  # note | transfer | system
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+class StoreUnavailable(RuntimeError):
+    """The hub database cannot be reached or failed (the message names the error class)."""
+
+
+def new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(6).upper()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def naive(moment: datetime) -> datetime:
+    """Aware → naive UTC for storage."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def aware(moment: Optional[datetime]) -> Optional[datetime]:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the tables that are missing; safe when another process does it at once."""
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except (OperationalError, ProgrammingError) as error:  # a concurrent CREATE won
+            if attempt == 2:
+                raise
+            log.info("retrying table creation after %s", type(error).__name__)
+
+
+class Database:
+    """An engine and a way to run one short transaction in a worker thread."""
+
+    def __init__(self, engine: Engine, *, dispose: bool = False) -> None:
+        self.engine = engine
+        self._dispose = dispose
+        self._ready = False
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(self.run_sync, work, *args)
+
+    def run_sync(self, work: Callable[..., T], *args: Any) -> T:
+        try:
+            if not self._ready:
+                create_tables(self.engine)
+                self._ready = True
+            with self.engine.begin() as connection:
+                return work(connection, *args)
+        except SQLAlchemyError as error:
+            log.warning("hub database error: %s", type(error).__name__)
+            raise StoreUnavailable(f"the hub database failed ({type(error).__name__})") from error
+
+    async def close(self) -> None:
+        if self._dispose:
+            await asyncio.to_thread(self.engine.dispose)
+
+
+def open_database(url: str) -> Database:
+    """A Database on a SQLAlchemy URL (SQLite files get WAL and a busy timeout)."""
+    from bot.crm.database import make_engine
+
+    return Database(make_engine(url), dispose=True)

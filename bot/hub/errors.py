@@ -1,0 +1,11 @@
+"""Errors the console's views raise; one middleware (`bot.hub.app`) turns them into HTTP."""
+
+from __future__ import annotations
+
+
+class NotAllowed(Exception):
+    """The signed-in person's role or assignment doesn't allow this (403)."""
+
+
+class BadRequest(ValueError):
+    """The request itself is wrong (400)."""

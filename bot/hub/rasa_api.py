@@ -1,0 +1,89 @@
+"""The hub's client for Rasa's HTTP API: read a conversation, record, pause, resume, trigger.
+
+Rasa's API is on only with a JWT secret (see bot/rasa_server.py); the hub signs short-lived
+HS256 tokens with the admin role (`requires_auth` in rasa/server.py lets role "admin"
+reach every conversation). No Rasa imports: just HTTP, with explicit timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Optional
+from urllib.parse import quote
+
+import aiohttp
+import jwt
+
+HUB_USER = {"username": "rapport-hub", "role": "admin"}
+TOKEN_SECONDS = 300
+HANDOFF_RESOLVED = "EXTERNAL_handoff_resolved"
+HANDOFF_CALLBACK = "EXTERNAL_handoff_callback"
+
+
+class RasaApiError(RuntimeError):
+    """Rasa answered with an error (or is off: no JWT secret)."""
+
+
+class RasaUnavailable(RasaApiError):
+    """Rasa could not be reached in time."""
+
+
+class RasaApi:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, jwt_secret: Optional[str],
+                 timeout: float = 15.0) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._secret = jwt_secret
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    def _headers(self) -> dict[str, str]:
+        if not self._secret:
+            raise RasaApiError("Rasa's API is off (no RAPPORT_RASA_JWT_SECRET)")
+        now = int(time.time())
+        token = jwt.encode({"user": HUB_USER, "iat": now, "exp": now + TOKEN_SECONDS},
+                           self._secret, algorithm="HS256")
+        return {"Authorization": f"Bearer {token}"}
+
+    def _url(self, conversation_id: str, tail: str) -> str:
+        return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{tail}"
+
+    async def _call(self, method: str, url: str, body: Any = None,
+                    params: Optional[dict] = None) -> Any:
+        try:
+            async with self._session.request(method, url, json=body, params=params,
+                                             headers=self._headers(),
+                                             timeout=self._timeout) as response:
+                if not 200 <= response.status < 300:
+                    text = (await response.text())[:300]
+                    raise RasaApiError(f"Rasa answered {response.status}: {text}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise RasaUnavailable(f"Rasa is unreachable ({type(error).__name__})") from error
+
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every event of the conversation since its last restart."""
+        state = await self._call("GET", self._url(conversation_id, "tracker"),
+                                 params={"include_events": "AFTER_RESTART"})
+        return list((state or {}).get("events") or [])
+
+    async def append(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        await self._call("POST", self._url(conversation_id, "tracker/events"), events)
+
+    async def record_agent_message(self, conversation_id: str, text: str, agent: str) -> None:
+        """Put an agent's reply on the conversation as a bot turn naming the agent."""
+        await self.append(conversation_id, [{"event": "bot", "text": text, "timestamp": time.time(),
+                                             "metadata": {"agent": agent}}])
+
+    async def pause(self, conversation_id: str) -> None:
+        await self.append(conversation_id, [{"event": "pause", "timestamp": time.time()}])
+
+    async def resume(self, conversation_id: str) -> None:
+        await self.append(conversation_id, [{"event": "resume", "timestamp": time.time()}])
+
+    async def trigger(self, conversation_id: str, intent: str,
+                      entities: Optional[dict] = None) -> list[dict[str, Any]]:
+        """Run the bot on an external intent; the messages it would send (we deliver them)."""
+        result = await self._call("POST", self._url(conversation_id, "trigger_intent"),
+                                  {"name": intent, "entities": entities or {}})
+        return list((result or {}).get("messages") or [])

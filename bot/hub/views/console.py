@@ -1,0 +1,167 @@
+"""The agent console's pages (queue, conversation) and its actions (claim, reply, resolve…).
+
+Actions answer JSON to the page's script (`Accept: application/json`) and a redirect to a
+plain form post, so the console also works without JavaScript. Sessions and CSRF are
+checked before any of this runs (`bot.hub.auth.console_guard`); who may do what to which
+handoff is `bot.hub.handoffs`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from aiohttp import web
+
+from bot.handoff.canned import CannedResponsesError, load_canned
+from bot.handoff.schema import utcnow
+from bot.handoff.store import Handoff
+from bot.handoff.transcript import turns
+from bot.hub import keys
+from bot.hub.auth import SESSION_KEY, agent_of, require_role
+from bot.hub.console_view import build_panel, build_queue, install_filters, macros
+from bot.hub.rasa_api import RasaApiError
+
+CANNED_FILE = ("brand", "canned_responses.yml")
+
+
+def _csrf(request: web.Request) -> str:
+    return request[SESSION_KEY].csrf_token
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    env = request.app[keys.TEMPLATES]
+    install_filters(env)
+    session = request.get(SESSION_KEY)
+    context.setdefault("agent", session.agent if session else None)
+    context.setdefault("csrf", session.csrf_token if session else None)
+    context.setdefault("macros", macros(env))
+    html = env.get_template(template).render(**context)
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+async def queue_model(request: web.Request):
+    desk = request.app[keys.HANDOFFS]
+    agent = agent_of(request)
+    open_handoffs = await desk.store.open_handoffs()
+    closed = await desk.store.recent(60)
+    return build_queue(agent, open_handoffs, closed, utcnow())
+
+
+async def queue_page(request: web.Request) -> web.Response:
+    queue = await queue_model(request)
+    return render(request, "console_queue.html", queue=queue, page="queue",
+                  waiting_count=len(queue.waiting))
+
+
+async def panel_model(request: web.Request, handoff: Handoff,
+                      events: Optional[list[dict]] = None):
+    desk = request.app[keys.HANDOFFS]
+    return build_panel(agent_of(request), handoff, await desk.store.notes(handoff.id),
+                       await desk.agents.list(), events, utcnow())
+
+
+def canned_for(request: web.Request, handoff: Handoff) -> tuple[list, Optional[str]]:
+    settings = request.app[keys.SETTINGS]
+    try:
+        responses = load_canned(settings.home.joinpath(*CANNED_FILE))
+    except CannedResponsesError as error:
+        return [], f"canned responses unavailable: {error}"
+    agent = agent_of(request)
+    filled = [type(c)(c.title, c.fill(handoff.customer_name, agent.name)) for c in responses]
+    return filled, None
+
+
+async def conversation_page(request: web.Request) -> web.Response:
+    desk = request.app[keys.HANDOFFS]
+    handoff = await desk.visible(agent_of(request), request.match_info["handoff_id"])
+    cursor = request.app[keys.FEED].cursor  # read before the transcript: the stream replays after
+    events, error = None, None
+    try:
+        events = await desk.rasa.events(handoff.conversation_id)
+    except RasaApiError:
+        error = "The transcript is unavailable: the bot's server can't be reached right now."
+    canned, canned_error = canned_for(request, handoff)
+    return render(request, "console_conversation.html", handoff=handoff, cursor=cursor,
+                  transcript=turns(events or []), transcript_error=error,
+                  panel=await panel_model(request, handoff, events), canned=canned,
+                  canned_error=canned_error, page="conversation")
+
+
+# -- actions ---------------------------------------------------------------------------
+
+def _wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def done(request: web.Request, location: str, **payload: Any) -> web.StreamResponse:
+    if _wants_json(request):
+        return web.json_response({"ok": True, "location": location, **payload})
+    raise web.HTTPSeeOther(location)
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    form = await request.post()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _back(handoff_id: str) -> str:
+    return f"/console/handoffs/{handoff_id}"
+
+
+async def claim(request: web.Request) -> web.StreamResponse:
+    handoff_id = request.match_info["handoff_id"]
+    await request.app[keys.HANDOFFS].claim(agent_of(request), handoff_id)
+    return done(request, _back(handoff_id))
+
+
+async def reply(request: web.Request) -> web.StreamResponse:
+    handoff_id = request.match_info["handoff_id"]
+    form = await _form(request)
+    await request.app[keys.HANDOFFS].reply(agent_of(request), handoff_id, form.get("text", ""))
+    return done(request, _back(handoff_id))
+
+
+async def note(request: web.Request) -> web.StreamResponse:
+    handoff_id = request.match_info["handoff_id"]
+    form = await _form(request)
+    await request.app[keys.HANDOFFS].note(agent_of(request), handoff_id, form.get("text", ""))
+    return done(request, _back(handoff_id))
+
+
+async def resolve(request: web.Request) -> web.StreamResponse:
+    handoff_id = request.match_info["handoff_id"]
+    form = await _form(request)
+    await request.app[keys.HANDOFFS].resolve(agent_of(request), handoff_id, form.get("note", ""))
+    return done(request, _back(handoff_id))
+
+
+async def transfer(request: web.Request) -> web.StreamResponse:
+    handoff_id = request.match_info["handoff_id"]
+    form = await _form(request)
+    await request.app[keys.HANDOFFS].transfer(agent_of(request), handoff_id, form.get("to", ""))
+    return done(request, "/console")
+
+
+async def release(request: web.Request) -> web.StreamResponse:
+    handoff_id = request.match_info["handoff_id"]
+    await request.app[keys.HANDOFFS].release(agent_of(request), handoff_id)
+    return done(request, "/console")
+
+
+async def close(request: web.Request) -> web.StreamResponse:
+    handoff_id = request.match_info["handoff_id"]
+    await request.app[keys.HANDOFFS].close(agent_of(request), handoff_id)
+    return done(request, _back(handoff_id))
+
+
+async def follow_up(request: web.Request) -> web.StreamResponse:
+    handoff = await request.app[keys.HANDOFFS].follow_up(agent_of(request),
+                                                          request.match_info["handoff_id"])
+    return done(request, _back(handoff.id))
+
+
+async def takeover(request: web.Request) -> web.StreamResponse:
+    agent = require_role(request, "admin")
+    form = await _form(request)
+    handoff = await request.app[keys.HANDOFFS].takeover(agent, form.get("conversation_id", ""))
+    return done(request, _back(handoff.id))

@@ -1,0 +1,233 @@
+"""The console's JSON API and live event streams (server-sent events).
+
+- `GET /api/console/queue`: the queue this agent may see, as JSON.
+- `GET /api/console/handoffs/{id}`: one handoff with its transcript, as JSON.
+- `GET /api/console/queue/stream`: `queue` events with the queue's HTML whenever it changes
+  (and every few seconds, as waiting times grow).
+- `GET /api/console/handoffs/{id}/stream?after=N`: `turn` events for each new message of the
+  conversation (after event N, the page's starting point) and `panel` events when the
+  handoff changes; `gone` when it is no longer this agent's to see.
+
+An open stream is the console's heartbeat: it marks the agent online (presence), and it
+ends when the session does (sign-out elsewhere, password change, disabled account).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Optional
+
+from aiohttp import web
+
+from bot.handoff.schema import StoreUnavailable
+from bot.handoff.store import Handoff, HandoffNotFound
+from bot.handoff.transcript import turns
+from bot.hub import auth, keys
+from bot.hub.auth import SESSION_KEY, agent_of
+from bot.hub.console_view import Queue, render_events, render_panel, render_queue
+from bot.hub.feed import messages
+from bot.hub.handoffs import can_view
+from bot.hub.rasa_api import RasaApiError
+from bot.hub.views.console import panel_model, queue_model
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 10.0
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "X-Accel-Buffering": "no",
+    **auth.SECURITY_HEADERS,
+}
+
+
+def _row_json(row) -> dict[str, Any]:
+    h = row.handoff
+    return {"id": h.id, "state": h.state, "priority": row.priority.points,
+            "band": row.priority.band, "reason": h.reason, "channel": h.channel,
+            "customer_name": h.customer_name, "agent": h.agent_name, "waited": row.waited,
+            "last_customer_text": h.last_customer_text, "case_id": h.case_id, "csat": h.csat}
+
+
+def _queue_json(queue: Queue) -> dict[str, Any]:
+    return {name: [_row_json(row) for row in getattr(queue, name)]
+            for name in ("waiting", "mine", "others", "callbacks", "recent")}
+
+
+async def queue_json(request: web.Request) -> web.Response:
+    return web.json_response(_queue_json(await queue_model(request)))
+
+
+def handoff_json(handoff: Handoff) -> dict[str, Any]:
+    return {"id": handoff.id, "conversation_id": handoff.conversation_id,
+            "channel": handoff.channel, "state": handoff.state, "reason": handoff.reason,
+            "priority": handoff.priority().points, "agent": handoff.agent_name,
+            "case_id": handoff.case_id, "customer_name": handoff.customer_name,
+            "resolution_note": handoff.resolution_note, "csat": handoff.csat,
+            "packet": handoff.packet, "created_at": handoff.created_at.isoformat()}
+
+
+async def handoff_detail(request: web.Request) -> web.Response:
+    desk = request.app[keys.HANDOFFS]
+    handoff = await desk.visible(agent_of(request), request.match_info["handoff_id"])
+    body = handoff_json(handoff)
+    try:
+        body["transcript"] = [t.as_dict() for t in
+                              turns(await desk.rasa.events(handoff.conversation_id))]
+    except RasaApiError:
+        body["transcript"] = None
+    body["notes"] = [{"author": n.author, "kind": n.kind, "text": n.text,
+                      "at": n.created_at.isoformat()} for n in await desk.store.notes(handoff.id)]
+    return web.json_response(body)
+
+
+# -- streams ---------------------------------------------------------------------------
+
+class Stream:
+    """One open event stream: sending, heartbeat and the session check."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.response = web.StreamResponse(headers=STREAM_HEADERS)
+        self.agent = agent_of(request)
+        self.csrf = request[SESSION_KEY].csrf_token
+        self._beat = 0.0
+        self._checked = time.monotonic()
+
+    def due(self) -> bool:
+        return time.monotonic() - self._checked >= TICK_SECONDS
+
+    async def open(self) -> None:
+        await self.response.prepare(self.request)
+        await self.response.write(b"retry: 2000\n\n")
+
+    async def send(self, event: str, data: Any) -> None:
+        payload = json.dumps(data, separators=(",", ":"))
+        await self.response.write(f"event: {event}\ndata: {payload}\n\n".encode())
+
+    async def alive(self) -> bool:
+        """Keep presence up; False once the session is gone."""
+        self._checked = time.monotonic()
+        directory = self.request.app[keys.AGENTS]
+        token = self.request.cookies.get(auth.COOKIE, "")
+        if await directory.session(token, auth.SESSION_IDLE) is None:
+            await self.send("bye", {"reason": "signed out"})
+            return False
+        now = time.monotonic()
+        if self.agent.handles_handoffs and now - self._beat >= TICK_SECONDS / 2:
+            await directory.heartbeat(self.agent.id)
+            self._beat = now
+        await self.response.write(b": keep-alive\n\n")
+        return True
+
+
+async def queue_stream(request: web.Request) -> web.StreamResponse:
+    feed = request.app[keys.FEED]
+    env = request.app[keys.TEMPLATES]
+    stream = Stream(request)
+    subscription = feed.subscribe(None)
+    try:
+        await stream.open()
+        if not await stream.alive():
+            return stream.response
+
+        async def push() -> None:
+            queue = await queue_model(request)
+            await stream.send("queue", {"html": render_queue(env, queue, stream.agent, stream.csrf),
+                                        **queue.counts})
+
+        await push()
+        async for message in messages(subscription, TICK_SECONDS):
+            if subscription.overflowed or (message or {}).get("type") == "bye":
+                break
+            if message is None or stream.due():
+                if not await stream.alive():
+                    break
+            if message is None:
+                await push()
+            elif message["type"] == "queue":
+                _drain(subscription)
+                await push()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    except StoreUnavailable as error:
+        log.warning("queue stream for %s ended: %s", stream.agent.name, error)
+    finally:
+        feed.unsubscribe(subscription)
+    return stream.response
+
+
+def _drain(subscription) -> None:
+    """Several queue changes at once need one refresh."""
+    kept = []
+    while not subscription.queue.empty():
+        message = subscription.queue.get_nowait()
+        if message.get("type") != "queue":
+            kept.append(message)
+    for message in kept:
+        subscription.offer(message)
+
+
+async def conversation_stream(request: web.Request) -> web.StreamResponse:
+    desk = request.app[keys.HANDOFFS]
+    feed = request.app[keys.FEED]
+    env = request.app[keys.TEMPLATES]
+    handoff = await desk.visible(agent_of(request), request.match_info["handoff_id"])
+    try:
+        after = int(request.query.get("after", feed.cursor))
+    except ValueError:
+        after = feed.cursor
+    stream = Stream(request)
+    subscription = feed.subscribe(handoff.conversation_id)
+    revision: Optional[int] = None
+
+    async def push_turns(events: list[dict[str, Any]]) -> None:
+        for key, html in render_events(env, events):
+            await stream.send("turn", {"key": key, "html": html})
+
+    async def push_panel() -> bool:
+        nonlocal revision
+        try:
+            current = await desk.store.get(handoff.id)
+        except HandoffNotFound:
+            current = None
+        if current is None or not can_view(stream.agent, current):
+            await stream.send("gone", {"message": "This conversation is no longer in your queue."})
+            return False
+        if current.revision != revision:
+            revision = current.revision
+            panel = await panel_model(request, current)
+            await stream.send("panel", {"html": render_panel(env, panel, stream.csrf),
+                                        "state": current.state,
+                                        "can_act": panel.can_act, "revision": revision})
+        return True
+
+    try:
+        await stream.open()
+        await push_turns([event for _, event in feed.replay(handoff.conversation_id, after)])
+        if not await push_panel():
+            return stream.response
+        async for message in messages(subscription, TICK_SECONDS):
+            if subscription.overflowed or (message or {}).get("type") == "bye":
+                break
+            if message is None or stream.due():
+                if not await stream.alive():
+                    break
+            if message is None:
+                if not await push_panel():
+                    break
+            elif message["type"] == "turn":
+                await push_turns([message["event"]])
+            elif message["type"] == "queue":
+                _drain(subscription)
+                if not await push_panel():
+                    break
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    except StoreUnavailable as error:
+        log.warning("conversation stream for %s ended: %s", stream.agent.name, error)
+    finally:
+        feed.unsubscribe(subscription)
+    return stream.response

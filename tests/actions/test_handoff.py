@@ -1,0 +1,201 @@
+"""Handoff actions with real trackers, the seeded CRM and a handoff desk on SQLite."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import handoff as handoff_actions
+from actions import services
+from actions.complaints import ActionDeclineRemedy, ActionSubmitComplaint
+from actions.handoff import (
+    ActionHandoff,
+    ActionHandoffCallback,
+    ActionHandoffDeclined,
+    ActionHandoffResolved,
+)
+from bot.handoff.desk import Desk
+from bot.handoff.schema import StoreUnavailable, open_database
+from bot.handoff.states import CALLBACK, WAITING
+from bot.settings import Settings
+from tests.conftest import PROJECT, TODAY
+from tests.support.passwords import fast_password_hashing  # noqa: F401 (autouse)
+from tests.support.trackers import DOMAIN, make_tracker, responses, slot_events, user_event
+
+GRACE = {"customer_verified": True, "customer_id": "C-000000000002", "customer_name": "Grace"}
+ADA = {"customer_verified": True, "customer_id": "C-000000000001", "customer_name": "Ada"}
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def desk(tmp_path, crm, brand, policy):
+    services.use(services.Services(settings=Settings.from_env({"RAPPORT_HOME": str(PROJECT)}),
+                                   crm=crm, brand=brand, policy=policy, today=lambda: TODAY))
+    desk = Desk(open_database(f"sqlite:///{tmp_path / 'hub.db'}"),
+                presence=timedelta(minutes=1), max_wait=timedelta(minutes=5))
+    handoff_actions.use_desk(desk)
+    yield desk
+    handoff_actions.use_desk(None)
+    services.use(None)
+    await desk.close()
+
+
+@pytest.fixture
+async def online(desk):
+    agent = await desk.agents.add("sam", "agent", PASSWORD)
+    await desk.agents.heartbeat(agent.id)
+    return agent
+
+
+async def run(action, tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, DOMAIN)
+    return dispatcher, events
+
+
+def slot(name, value):
+    return {"event": "slot", "timestamp": None, "name": name, "value": value}
+
+
+PAUSE = {"event": "pause", "timestamp": None}
+
+
+async def test_asking_for_a_person_with_an_agent_online_pauses_the_bot(desk, online):
+    tracker = make_tracker(text="let me talk to a person", intent="request_human", sentiment=-0.3)
+    dispatcher, events = await run(ActionHandoff(), tracker)
+    handoff = (await desk.store.open_handoffs())[0]
+    assert events == [slot("pending_question", None), slot("handoff_id", handoff.id), PAUSE]
+    assert responses(dispatcher) == ["utter_handoff_started"]
+    message = dispatcher.messages[0]
+    assert (message["expected_wait"], message["max_wait"], message["queue_note"]) == (
+        "about 2 minutes", "about 5 minutes", "")
+    assert (handoff.state, handoff.reason, handoff.channel) == (
+        WAITING, "customer asked for a person", "rest")
+    assert handoff.conversation_id == "test-user"
+    assert handoff.packet["customer"] is None  # not verified
+
+
+async def test_the_queue_position_is_told_when_others_wait(desk, online):
+    await run(ActionHandoff(), make_tracker(text="human", intent="request_human", sender="first"))
+    dispatcher, _ = await run(ActionHandoff(),
+                              make_tracker(text="human", intent="request_human", sender="second"))
+    message = dispatcher.messages[0]
+    assert message["queue_note"] == " There is 1 person ahead of you."
+    assert message["expected_wait"] == "about 4 minutes"
+
+
+async def test_nobody_online_an_unverified_customer_is_told_and_the_bot_carries_on(desk):
+    dispatcher, events = await run(ActionHandoff(),
+                                   make_tracker(text="agent please", intent="request_human"))
+    assert events == [slot("pending_question", None), slot("handoff_id", None)]
+    assert responses(dispatcher) == ["utter_handoff_no_agent_chat"]
+    handoff = (await desk.store.recent())[0]
+    assert handoff.state == CALLBACK and handoff.case_id is None
+
+
+async def test_nobody_online_a_verified_customer_gets_a_callback_case(desk, crm):
+    tracker = make_tracker(text="agent please", intent="request_human", slots=GRACE)
+    dispatcher, events = await run(ActionHandoff(), tracker)
+    assert responses(dispatcher) == ["utter_handoff_no_agent_case"]
+    case_id = dispatcher.messages[0]["case_id"]
+    assert (await crm.get_case(case_id)).status == "callback"
+    assert PAUSE not in events
+
+
+async def test_a_public_threat_is_prioritised(desk, online):
+    history = [user_event("I'll tweet about this", "threaten_public", sentiment=-0.6)]
+    await run(ActionHandoff(), make_tracker(text="I'll tweet about this", intent="threaten_public",
+                                            history=history, sentiment=-0.6))
+    handoff = (await desk.store.open_handoffs())[0]
+    assert handoff.reason == "public escalation risk" and handoff.public_risk
+    assert dict(handoff.base.reasons)["may go public"] == 30
+
+
+async def test_yes_to_a_person_after_not_being_understood(desk, online):
+    await run(ActionHandoff(), make_tracker(text="yes", intent="affirm",
+                                            slots={"pending_question": "human_offer"}))
+    assert (await desk.store.open_handoffs())[0].reason == \
+        "not understood; customer accepted a person"
+
+
+async def test_a_verified_customers_packet_has_the_crm_card(desk, online):
+    await run(ActionHandoff(), make_tracker(text="person", intent="request_human", slots=GRACE))
+    handoff = (await desk.store.open_handoffs())[0]
+    assert handoff.customer_name == "Grace Hopper" and handoff.tier == "vip"
+    assert handoff.packet["customer"]["customer"]["email"] == "grace@example.org"
+
+
+async def test_a_broken_hub_database_is_said_honestly(desk, online, monkeypatch):
+    async def broken(*args, **kwargs):
+        raise StoreUnavailable("the hub database failed (OperationalError)")
+    monkeypatch.setattr(desk, "hand_over", broken)
+    dispatcher, events = await run(ActionHandoff(),
+                                   make_tracker(text="person", intent="request_human"))
+    assert responses(dispatcher) == ["utter_handoff_unavailable"]
+    assert events == [slot("pending_question", None)]
+
+
+async def test_a_declined_remedy_hands_over_with_the_case_and_severity(desk, online, crm):
+    tracker = make_tracker(text="the lid was dented", intent="inform",
+                           slots={**ADA, "order_number": "RP-100003", "issue_type": "damaged",
+                                  "complaint_description": "the lid was dented"})
+    _, events = await run(ActionSubmitComplaint(), tracker)
+    offered = slot_events(events)
+    tracker = make_tracker(text="no", intent="deny",
+                           slots={**ADA, "case_id": offered["case_id"],
+                                  "offer_id": offered["offer_id"]})
+    dispatcher, events = await run(ActionDeclineRemedy(), tracker)
+    assert responses(dispatcher) == ["utter_remedy_declined", "utter_handoff_started"]
+    assert events[-1] == PAUSE
+    handoff = (await desk.store.open_handoffs())[0]
+    assert handoff.case_id == offered["case_id"] and handoff.reason.startswith("declined the")
+    assert handoff.packet["case"]["id"] == offered["case_id"]
+    assert handoff.severity is not None
+
+
+async def test_back_from_the_agent_the_bot_asks_for_a_rating(desk):
+    tracker = make_tracker(text="", intent="EXTERNAL_handoff_resolved",
+                           slots={"handoff_id": "H-1"})
+    dispatcher, events = await run(ActionHandoffResolved(), tracker)
+    assert responses(dispatcher) == ["utter_handoff_back", "utter_ask_rating"]
+    assert events == [slot("handoff_id", None), slot("pending_question", None)]
+
+
+async def test_after_the_maximum_wait_a_verified_customer_gets_a_callback_case(desk, online, crm):
+    _, events = await run(ActionHandoff(), make_tracker(text="person", intent="request_human",
+                                                        slots=GRACE))
+    handoff_id = slot_events(events)["handoff_id"]
+    await desk.store.callback(handoff_id)
+    tracker = make_tracker(text="", intent="EXTERNAL_handoff_callback",
+                           slots={**GRACE, "handoff_id": handoff_id})
+    dispatcher, events = await run(ActionHandoffCallback(), tracker)
+    assert responses(dispatcher) == ["utter_handoff_timeout_case"]
+    case_id = dispatcher.messages[0]["case_id"]
+    assert (await crm.get_case(case_id)).status == "callback"
+    assert (await desk.store.get(handoff_id)).case_id == case_id
+    assert events == [slot("handoff_id", None), slot("pending_question", None)]
+
+
+async def test_after_the_maximum_wait_an_unverified_customer_is_followed_up_in_the_chat(desk):
+    tracker = make_tracker(text="", intent="EXTERNAL_handoff_callback", slots={"handoff_id": "H-1"})
+    dispatcher, _ = await run(ActionHandoffCallback(), tracker)
+    assert responses(dispatcher) == ["utter_handoff_timeout_chat"]
+
+
+async def test_no_thanks_to_a_person(desk):
+    dispatcher, events = await run(ActionHandoffDeclined(), make_tracker(text="no", intent="deny"))
+    assert responses(dispatcher) == ["utter_handoff_declined"]
+    assert events == [slot("pending_question", None)]
+
+
+def test_every_response_the_handoff_actions_use_is_in_the_domain():
+    for name in ("utter_handoff_started", "utter_handoff_no_agent_case",
+                 "utter_handoff_no_agent_chat", "utter_handoff_timeout_case",
+                 "utter_handoff_timeout_chat", "utter_handoff_unavailable", "utter_handoff_back",
+                 "utter_ask_rating", "utter_handoff_declined"):
+        assert name in DOMAIN["responses"]
+    assert "action_handoff_callback" in DOMAIN["actions"]
+    started = DOMAIN["responses"]["utter_handoff_started"][0]["text"]
+    assert all(part in started for part in ("{expected_wait}", "{queue_note}", "{max_wait}"))
