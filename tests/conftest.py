@@ -6,6 +6,7 @@ copies, and the model is trained once per session (fewer epochs) and cached by c
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -19,6 +20,8 @@ from bot.settings import Settings
 from tests.support.stack import TEST_EPOCH_SCALE
 
 PROJECT = Path(__file__).resolve().parents[1]
+# Rasa's training progress bars would flood captured output (and CI logs).
+os.environ.setdefault("TQDM_DISABLE", "1")
 # The seeded CRM's dates are relative to this day (the CRM's 90-day windows use the clock).
 TODAY = date.today()
 
