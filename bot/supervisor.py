@@ -55,6 +55,16 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def check_ports_free(host: str, ports: dict[str, int]) -> None:
+    """Fail early, before any training, when a port a service needs is taken."""
+    for name, port in ports.items():
+        if not port_is_free(host, port):
+            raise SupervisorError(
+                f"port {port} on {host} is already in use (needed by {name}); stop whatever "
+                f"uses it or choose another port (see bot/settings.py)"
+            )
+
+
 def is_healthy(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
@@ -75,13 +85,7 @@ class Supervisor:
         self._stopping = False
 
     def check_ports(self) -> None:
-        for service in self.services:
-            if not port_is_free(self.host, service.port):
-                raise SupervisorError(
-                    f"port {service.port} on {self.host} is already in use (needed by "
-                    f"{service.name}); stop whatever uses it or choose another port "
-                    f"(see bot/settings.py)"
-                )
+        check_ports_free(self.host, {service.name: service.port for service in self.services})
 
     def start(self) -> None:
         """Start every service and wait until all are healthy (or raise)."""
