@@ -100,11 +100,11 @@ def prepare_crm(settings: Settings) -> None:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.content import check_yaml_files
+    from bot.content import check_startup_content
     from bot.supervisor import Service, Supervisor, check_ports_free, python_command
     from bot.training import current_model, train
 
-    check_yaml_files(settings)
+    check_startup_content(settings)
     check_ports_free(settings.host, {"actions": settings.actions_port,
                                      "rasa": settings.rasa_port, "hub": settings.hub_port})
     build_spacy_pipeline(settings, quiet=True)

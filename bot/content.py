@@ -53,6 +53,16 @@ def check_yaml_files(settings: Settings) -> None:
         check_yaml_file(path, settings.home)
 
 
+def check_startup_content(settings: Settings) -> None:
+    """What must hold before Rapport starts: valid YAML, brand data and resolution policy."""
+    from bot.brand import load_brand
+
+    check_yaml_files(settings)
+    problems = _policy_problems(settings, load_brand(settings.home / "brand"))
+    if problems:
+        raise ContentError("; ".join(problems))
+
+
 def validate_content(settings: Settings, rasa_validation: bool = True) -> list[str]:
     """Every problem found, one line each; an empty list means the content is valid."""
     from bot.brand import BrandDataError, load_brand

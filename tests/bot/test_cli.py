@@ -57,6 +57,15 @@ def test_a_busy_port_is_named(tmp_path, test_settings, trained_model):
     assert f"port {port}" in line and "already in use" in line
 
 
+def test_run_refuses_a_bad_policy(tmp_path):
+    home = project_copy(tmp_path)
+    policy = home / "policies" / "resolution.yml"
+    policy.write_text(policy.read_text().replace("- replacement\n", "- replacemnt\n", 1))
+    line = one_clear_line(rapport("run", env={"RAPPORT_HOME": str(home),
+                                              "RAPPORT_VAR_DIR": str(tmp_path / "var")}))
+    assert "resolution.yml" in line and "replacemnt" in line
+
+
 def test_validate_reports_a_bad_policy(tmp_path):
     home = project_copy(tmp_path)
     policy = home / "policies" / "resolution.yml"
