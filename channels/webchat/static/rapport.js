@@ -156,7 +156,7 @@
   // ---------------------------------------------------------------- messages
   function appendText(parent, text) {
     // Links become <a> (http and https only); everything else stays text.
-    text.split(/(https?:\/\/[^\s<>"]+)/).forEach(function (part, index) {
+    text.split(/(https?:\/\/[^\s<>"]*[^\s<>".,;:!?)\]'])/).forEach(function (part, index) {
       if (index % 2 === 0) {
         if (part) parent.appendChild(document.createTextNode(part));
         return;
