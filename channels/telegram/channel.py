@@ -66,7 +66,7 @@ def parse_update(body: bytes) -> dict[str, Any]:
 
 
 class TelegramInput(InputChannel):
-    """Telegram, built for at-least-once webhook delivery (see channels/telegram/README)."""
+    """Telegram, built for at-least-once webhook delivery (the package docstring has the map)."""
 
     _warned: set[str] = set()
 
@@ -79,7 +79,8 @@ class TelegramInput(InputChannel):
         # Nothing secret lives in credentials.yml: token and secret come from bot.settings.
         return cls()
 
-    def __init__(self, settings: Optional[Settings] = None, tuning: Optional[Tuning] = None) -> None:
+    def __init__(self, settings: Optional[Settings] = None,
+                 tuning: Optional[Tuning] = None) -> None:
         self._settings = settings
         self.tuning = tuning or Tuning()
         self.runtime: Optional[TelegramRuntime] = None

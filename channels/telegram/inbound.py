@@ -102,8 +102,9 @@ def classify(update: telegram.Update, bot: Optional[BotIdentity]) -> Inbound:
     group = message.chat.type in (telegram.Chat.GROUP, telegram.Chat.SUPERGROUP)
     if group and not _addressed(message, bot):
         return Ignore("group message not addressed to the bot")
-    metadata = {"telegram_update_id": update.update_id, "telegram_chat_type": message.chat.type,
-                "telegram_user_id": sender.id, "telegram_message_id": message.message_id}
+    metadata = {"telegram_update_id": update.update_id,
+                "telegram_chat_type": str(message.chat.type), "telegram_user_id": sender.id,
+                "telegram_message_id": message.message_id}
     if update.edited_message is not None:
         metadata["telegram_edited"] = True
     if message.text is not None:
@@ -127,8 +128,8 @@ def _button(query: telegram.CallbackQuery) -> Inbound:
     message = query.message
     if message is None or query.data is None:
         return Ignore("button without a chat message or data", callback_query_id=query.id)
-    metadata = {"telegram_chat_type": message.chat.type, "telegram_user_id": query.from_user.id,
-                "telegram_button": True}
+    metadata = {"telegram_chat_type": str(message.chat.type),
+                "telegram_user_id": query.from_user.id, "telegram_button": True}
     token = query.data if query.data.startswith(BUTTON_TOKEN_PREFIX) else None
     return Turn("" if token else query.data, metadata, callback_query_id=query.id,
                 keyboard_message_id=message.message_id, button_token=token)
@@ -176,14 +177,16 @@ def _addressed(message: telegram.Message, bot: Optional[BotIdentity]) -> bool:
         return True
     text = message.text or message.caption or ""
     entities = message.entities if message.text is not None else message.caption_entities
+    handle = f"@{bot.username.lower()}"
     for entity in entities or ():
-        piece = _entity_text(text, entity)
-        if entity.type == MessageEntityType.MENTION and piece.lower() == f"@{bot.username.lower()}":
+        piece = _entity_text(text, entity).lower()
+        if entity.type == MessageEntityType.MENTION and piece == handle:
             return True
-        if entity.type == MessageEntityType.TEXT_MENTION and entity.user and entity.user.id == bot.id:
+        if (entity.type == MessageEntityType.TEXT_MENTION and entity.user
+                and entity.user.id == bot.id):
             return True
         if entity.type == MessageEntityType.BOT_COMMAND and entity.offset == 0 and (
-                "@" not in piece or piece.lower().endswith(f"@{bot.username.lower()}")):
+                "@" not in piece or piece.endswith(handle)):
             return True
     return False
 

@@ -191,10 +191,19 @@ class TelegramStore:
                             row.not_before, row.received_at)
 
     @_threaded
-    def has_update(self, update_id: int) -> bool:
+    def nothing_missing_before(self, chat_id: str, update_id: int) -> bool:
+        """True if every update id between the chat's last finished update and `update_id`
+        is stored (so no earlier update of this chat can still be arriving)."""
         with self._engine.connect() as db:
-            return db.execute(select(updates.c.update_id)
-                              .where(updates.c.update_id == update_id)).first() is not None
+            last = db.execute(select(func.max(updates.c.update_id))
+                              .where(updates.c.chat_id == chat_id, updates.c.state != RECEIVED,
+                                     updates.c.update_id < update_id)).scalar()
+            if last is None:
+                return False
+            between = db.execute(select(func.count()).select_from(updates)
+                                 .where(updates.c.update_id > last,
+                                        updates.c.update_id < update_id)).scalar_one()
+        return between == update_id - last - 1
 
     @_threaded
     def begin_attempt(self, update_id: int) -> int:

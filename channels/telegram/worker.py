@@ -32,8 +32,9 @@ class WorkerTuning:
     poll_s: float = 0.5  # how often to look for work nobody woke us for
     max_attempts: int = 3
     retry_delays_s: tuple[float, ...] = (1.0, 5.0)
-    # An update arriving before its predecessor waits this long for it (Telegram numbers
-    # updates consecutively, so a gap means an earlier update may still be on its way).
+    # Telegram numbers a bot's updates consecutively. While an update id between the chat's
+    # last finished update and this one is missing, an earlier update of the chat may still
+    # be on its way: wait until this one is `settle_s` old before processing it.
     settle_s: float = 0.5
 
 
@@ -113,8 +114,9 @@ class UpdateWorker:
         waited = time.time() - stored.received_at
         if waited >= self.tuning.settle_s:
             return True
-        if await self.store.has_update(stored.update_id - 1):
-            # the predecessor is here; make sure it did not just become this chat's head
+        if await self.store.nothing_missing_before(str(stored.chat_id), stored.update_id):
+            # every update since the chat's last one is here; make sure none of them just
+            # became this chat's head
             head = await self.store.next_update(str(stored.chat_id))
             return head is not None and head.update_id == stored.update_id
         await asyncio.sleep(self.tuning.settle_s - waited)

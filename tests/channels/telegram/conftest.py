@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Optional
 
@@ -15,6 +17,9 @@ import pytest
 import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.settings import Settings
 from channels.telegram.channel import SECRET_HEADER, TelegramInput
@@ -25,6 +30,8 @@ from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.support.stack import PROJECT, free_port
 
 SECRET = "test-webhook-secret_0123456789"
+PG_ADMIN_URL = os.environ.get(
+    "RAPPORT_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 FAST = Tuning(
     worker=WorkerTuning(lease_s=5.0, poll_s=0.1, retry_delays_s=(0.1, 0.2), settle_s=0.3),
     outbox=OutboxTuning(lease_s=5.0, poll_s=0.1, backoff_s=0.1),
@@ -49,6 +56,7 @@ def telegram_settings(tmp_path: Path, fake: FakeBotApi, **overrides: str) -> Set
 class ScriptedBot:
     """Stands in for Rasa: answers "echo: <text>", and a few texts with other replies."""
 
+    LONG_PAYLOAD = '/inform{"issue_type": "damaged", "note": "longer than sixty-four bytes"}'
     LONG = "\n\n".join((f"Paragraph {n}. " + "All work and no play. " * 40).strip()
                        for n in range(12))
 
@@ -66,8 +74,7 @@ class ScriptedBot:
         if text == "buttons":
             await out.send_text_with_buttons(to, "Shall I refund you?", [
                 {"title": "Yes, refund me", "payload": "/affirm"},
-                {"title": "Long one", "payload": '/inform{"issue_type": "damaged", '
-                                                  '"note": "a payload longer than sixty-four bytes"}'},
+                {"title": "Long one", "payload": self.LONG_PAYLOAD},
             ])
         elif text == "image":
             await out.send_image_url(to, "https://example.com/parcel.png")
@@ -180,3 +187,24 @@ async def start_channel() -> AsyncIterator[Callable[..., Awaitable[ChannelServer
 async def channel(start_channel: Callable[..., Awaitable[ChannelServer]], settings: Settings,
                   scripted: ScriptedBot) -> ChannelServer:
     return await start_channel(settings, scripted)
+
+
+@pytest.fixture(scope="session")
+def pg_telegram_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session (skips when the server is unreachable)."""
+    admin = create_engine(PG_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error.orig}")
+    name = f"rapport_telegram_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

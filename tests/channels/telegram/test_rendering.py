@@ -42,7 +42,8 @@ def test_emoji_count_as_two_units_and_are_never_cut_in_half() -> None:
 
 
 def test_buttons_go_on_the_last_piece() -> None:
-    calls = render([{"text": "z" * 5000, "buttons": [{"title": "Yes", "payload": "/affirm"}]}]).calls
+    yes = [{"title": "Yes", "payload": "/affirm"}]
+    calls = render([{"text": "z" * 5000, "buttons": yes}]).calls
 
     assert [call.method for call in calls] == ["send_message", "send_message"]
     assert "reply_markup" not in calls[0].params
@@ -52,8 +53,8 @@ def test_buttons_go_on_the_last_piece() -> None:
 
 def test_few_short_buttons_share_a_row_others_get_one_each() -> None:
     short, _ = keyboard([{"title": str(n), "payload": f"/rate{n}"} for n in range(1, 6)])
-    long, _ = keyboard([{"title": "It's late", "payload": "/a"}, {"title": "Damaged", "payload": "/b"},
-                        {"title": "Wrong item", "payload": "/c"}, {"title": "Missing", "payload": "/d"}])
+    titles = ["It's late", "Damaged", "Wrong item", "Missing"]
+    long, _ = keyboard([{"title": title, "payload": f"/p{n}"} for n, title in enumerate(titles)])
 
     assert len(short["inline_keyboard"]) == 1
     assert [len(row) for row in long["inline_keyboard"]] == [1, 1, 1, 1]
