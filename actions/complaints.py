@@ -201,7 +201,8 @@ class ActionConfirmResolution(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        resolved = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
+        # "yes", and "thanks!" in answer to "does that resolve it?", both mean resolved.
+        resolved = (tracker.latest_message.get("intent") or {}).get("name") in ("affirm", "thank")
         case_id = tracker.get_slot("case_id")
         events: List[EventType] = [SlotSet("pending_question", None)]
         if case_id:
