@@ -1,7 +1,16 @@
 """What a Telegram update asks of the bot: a Rasa turn, a fixed reply, or nothing.
 
-Pure decisions on python-telegram-bot's `Update`; `turns.py` carries them out. In groups the
-bot answers only when addressed (a mention, a reply to one of its messages, or a command).
+Pure decisions on python-telegram-bot's `Update`; `turns.py` carries them out.
+- `/start` greets (Rasa gets `/greet`); `/start PAYLOAD` (a t.me deep link) gives Rasa the
+  payload as words ("order-RP-100001" → "order RP-100001") and in `telegram_start_payload`.
+- A button press is its payload, guarded like typed text; long payloads arrive as tokens.
+- An edited message is handled as a new message (`telegram_edited`): people edit to fix a
+  typo, say in an e-mail address, and the correction is what they meant.
+- Photos, stickers, voice, video, files, locations and polls get a fixed, honest reply (a
+  caption is passed to Rasa as text); the customer's own contact passes its number to Rasa
+  (`telegram_contact_phone`), anyone else's contact is politely not used.
+- In groups the bot answers only when addressed: a mention, a reply to one of its messages,
+  or a command (for this bot).
 """
 
 from __future__ import annotations

@@ -75,7 +75,11 @@ class OutboxDelivery:
             if chat_id not in self._chats:
                 task = asyncio.create_task(self._deliver_chat(chat_id))
                 self._chats[chat_id] = task
-                task.add_done_callback(lambda _, c=chat_id: self._chats.pop(c, None))
+                task.add_done_callback(lambda _, c=chat_id: self._finished(c))
+
+    def _finished(self, chat_id: str) -> None:
+        self._chats.pop(chat_id, None)
+        self.wake()  # rows may have been queued for this chat meanwhile
 
     async def _deliver_chat(self, chat_id: str) -> None:
         try:

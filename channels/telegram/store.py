@@ -216,11 +216,15 @@ class TelegramStore:
                               .where(updates.c.update_id == update_id)).scalar_one()
 
     @_threaded
-    def retry_later(self, update_id: int, error: str, not_before: float) -> None:
+    def retry_later(self, update_id: int, error: str, not_before: float,
+                    refund_attempt: bool = False) -> None:
+        """Try the update again from `not_before`; a refunded attempt does not count."""
+        values: dict[str, Any] = dict(not_before=not_before, last_error=error)
+        if refund_attempt:
+            values["attempts"] = updates.c.attempts - 1
         with self._engine.begin() as db:
             db.execute(update(updates).where(updates.c.update_id == update_id,
-                                             updates.c.state == RECEIVED)
-                       .values(not_before=not_before, last_error=error))
+                                             updates.c.state == RECEIVED).values(**values))
 
     @_threaded
     def answer(self, update_id: int, chat_id: str, owner: str, rendered: Rendered) -> bool:

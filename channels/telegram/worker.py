@@ -4,7 +4,8 @@ A process takes a chat by claiming its lease in the database (so two processes n
 one chat), renews the lease while a turn runs, and processes the chat's updates oldest first.
 An update's replies are queued in the transaction that marks it answered. An update whose
 processing raises is tried again after a pause; after `max_attempts` it goes to the dead
-letters (with a short apology to the customer) and the chat moves on.
+letters (with a short apology to the customer) and the chat moves on. An outage of the store
+or the Bot API is not the update's fault: it waits without using up its attempts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional
 
+from telegram.error import TelegramError
+
+from channels.telegram.api import PERMANENT, classify
 from channels.telegram.rendering import Rendered, render
 from channels.telegram.store import StoredUpdate, StoreUnavailable, TelegramStore
 
@@ -36,6 +40,13 @@ class WorkerTuning:
     # last finished update and this one is missing, an earlier update of the chat may still
     # be on its way: wait until this one is `settle_s` old before processing it.
     settle_s: float = 0.5
+
+
+def is_outage(error: Exception) -> bool:
+    """The store or the Bot API failing (network, 5xx, 429, bad token), not the update."""
+    if isinstance(error, StoreUnavailable):
+        return True
+    return isinstance(error, TelegramError) and classify(error).kind != PERMANENT
 
 
 class UpdateWorker:
@@ -83,9 +94,13 @@ class UpdateWorker:
                 if await self.store.claim_chat(chat_id, self.owner, self.tuning.lease_s, now):
                     task = asyncio.create_task(self._work_on(chat_id))
                     self._chats[chat_id] = task
-                    task.add_done_callback(lambda _, c=chat_id: self._chats.pop(c, None))
+                    task.add_done_callback(lambda _, c=chat_id: self._finished(c))
         except StoreUnavailable as error:
             logger.warning("telegram: cannot look for updates to process: %s", error)
+
+    def _finished(self, chat_id: str) -> None:
+        self._chats.pop(chat_id, None)
+        self.wake()  # more may have arrived for this chat meanwhile
 
     async def _work_on(self, chat_id: str) -> None:
         heartbeat = asyncio.create_task(self._renew(chat_id))
@@ -107,7 +122,6 @@ class UpdateWorker:
                 await self.store.release_chat(chat_id, self.owner)
             except StoreUnavailable:
                 pass  # the lease expires by itself
-            self.wake()  # more may have arrived meanwhile
 
     async def _settled(self, stored: StoredUpdate) -> bool:
         """False while an earlier update of the chat may still be arriving (after a pause)."""
@@ -146,23 +160,38 @@ class UpdateWorker:
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 (any failure of one update: retry or dead letter)
-            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-            if attempt >= self.tuning.max_attempts:
-                logger.exception("telegram: update %s failed %s times; dead-lettered",
-                                 stored.update_id, attempt)
-                await self._give_up(stored, detail)
+            if is_outage(error):
+                await self._wait_for_outage(stored, error)
             else:
-                delays = self.tuning.retry_delays_s or (1.0,)
-                delay = delays[min(attempt - 1, len(delays) - 1)]
-                logger.warning("telegram: update %s failed (attempt %s), retrying in %.1f s: %s",
-                               stored.update_id, attempt, delay, detail)
-                await self.store.retry_later(stored.update_id, detail, time.time() + delay)
+                await self._failed(stored, attempt, error)
             return
         if await self.store.answer(stored.update_id, str(stored.chat_id), self.owner, rendered):
             self.on_queued()
         else:
             logger.warning("telegram: update %s was answered by another process; replies dropped",
                            stored.update_id)
+
+    async def _wait_for_outage(self, stored: StoredUpdate, error: Exception) -> None:
+        """Our store or the Bot API is down: not the update's fault, so no attempt counts."""
+        delay = self.tuning.retry_delays_s[-1] if self.tuning.retry_delays_s else 5.0
+        logger.warning("telegram: update %s waits %.1f s for an outage: %s", stored.update_id,
+                       delay, error)
+        await self.store.retry_later(stored.update_id, str(error), time.time() + delay,
+                                     refund_attempt=True)
+
+    async def _failed(self, stored: StoredUpdate, attempt: int, error: Exception) -> None:
+        """Processing raised: try again after a pause, or dead-letter after the last attempt."""
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        if attempt >= self.tuning.max_attempts:
+            logger.error("telegram: update %s failed %s times; dead-lettered", stored.update_id,
+                         attempt, exc_info=error)
+            await self._give_up(stored, detail)
+            return
+        delays = self.tuning.retry_delays_s or (1.0,)
+        delay = delays[min(attempt - 1, len(delays) - 1)]
+        logger.warning("telegram: update %s failed (attempt %s), retrying in %.1f s: %s",
+                       stored.update_id, attempt, delay, detail)
+        await self.store.retry_later(stored.update_id, detail, time.time() + delay)
 
     async def _give_up(self, stored: StoredUpdate, error: str) -> None:
         apology: Optional[Rendered] = render([{"text": APOLOGY}]) if stored.chat_id else None

@@ -236,3 +236,15 @@ async def test_without_a_webhook_secret_every_call_is_refused(start_channel, tmp
 
     for secret in (None, "", SECRET):
         assert (await channel.post(text_update(901, CHAT, "hello"), secret=secret))[0] == 403
+
+
+async def test_a_bot_api_outage_delays_updates_but_never_dead_letters_them(
+        channel: ChannelServer, fake: FakeBotApi, scripted: ScriptedBot) -> None:
+    fake.fail_next("getMe", status=502, retry_after=None, times=6, description="Bad Gateway")
+
+    assert (await channel.post(text_update(1000, CHAT, "still there?")))[0] == 200
+
+    assert await fake.until(lambda: fake.texts(str(CHAT)) == ["echo: still there?"], 15)
+    assert len(fake.calls_of("getMe", delivered=False)) == 7
+    assert await channel.channel.runtime.store.dead_letters() == []
+    assert scripted.texts() == ["still there?"]
