@@ -113,7 +113,25 @@ def cmd_info(settings: Settings, args: argparse.Namespace) -> int:
         print(f"last error:       {info.last_error_message} ({when})")
     if info.allowed_updates:
         print(f"update types:     {', '.join(info.allowed_updates)}")
+    for name, value in _store_counts(settings).items():
+        print(f"{name + ':':<18}{value}")
     return 0
+
+
+def _store_counts(settings: Settings) -> dict[str, object]:
+    """The channel's own store (RAPPORT_TELEGRAM_DB_URL): is anything stuck?"""
+    from channels.telegram.store import StoreUnavailable, TelegramStore
+
+    async def read() -> dict[str, object]:
+        store = TelegramStore(settings.telegram_db_url, timeout=3.0)
+        try:
+            return dict(await store.counts())
+        except StoreUnavailable as error:
+            return {"store": f"unavailable ({error})"}
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 def _with_bot(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:

@@ -359,6 +359,19 @@ class TelegramStore:
         return removed
 
     @_threaded
+    def counts(self) -> dict[str, int]:
+        """What is waiting: updates to process, messages to send, failures to look at."""
+        with self._engine.connect() as db:
+            def count(table: Any, *where: Any) -> int:
+                return db.execute(select(func.count()).select_from(table).where(*where)
+                                  ).scalar_one()
+
+            return {"updates waiting": count(updates, updates.c.state == RECEIVED),
+                    "messages waiting": count(outbox, outbox.c.state == PENDING),
+                    "messages failed": count(outbox, outbox.c.state == FAILED),
+                    "dead letters": count(dead_letters)}
+
+    @_threaded
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._engine.connect() as db:
             rows = db.execute(select(dead_letters).order_by(dead_letters.c.id.desc())

@@ -84,6 +84,7 @@ def test_delete_webhook_and_info(tmp_path: Path, fake: FakeBotApi, capsys) -> No
     after = capsys.readouterr().out
 
     assert "@rapport_test_bot" in info and HOOK in info
+    assert "updates waiting:  0" in info and "dead letters:     0" in info
     assert fake.calls_of("deleteWebhook")[0].params["drop_pending_updates"] == "true"
     assert "(none" in after
 
