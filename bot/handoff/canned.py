@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -9,6 +10,7 @@ from typing import Optional
 import yaml
 
 MAX_TITLE = 60
+_NO_NAME = re.compile(r",?[ \t]*\{customer\}")
 MAX_TEXT = 2000
 
 
@@ -22,9 +24,13 @@ class CannedResponse:
     text: str
 
     def fill(self, customer: Optional[str], agent: str) -> str:
-        """The text with {customer} and {agent} filled in (other braces left alone)."""
-        return (self.text.replace("{customer}", (customer or "there").split()[0])
-                .replace("{agent}", agent))
+        """{customer} → the first name ("Hi {customer}," → "Hi," without one); {agent}."""
+        text = self.text
+        if customer and customer.split():
+            text = text.replace("{customer}", customer.split()[0])
+        else:
+            text = _NO_NAME.sub("", text)
+        return text.replace("{agent}", agent)
 
 
 def load_canned(path: Path) -> list[CannedResponse]:

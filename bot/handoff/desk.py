@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Union
 
 from bot.crm.interface import Case, Crm, CrmError, NewCase
@@ -21,7 +21,7 @@ from bot.handoff.priority import Factors, describe_wait, expected_wait_seconds
 from bot.handoff.schema import Database, open_database, utcnow
 from bot.handoff.states import CALLBACK, WAITING
 from bot.handoff.store import Handoff, HandoffStore, NewHandoff
-from bot.handoff.transcript import customer_sentiments
+from bot.handoff.transcript import customer_sentiments, is_external
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class Desk:
             customer_name=card.customer.name if card else None,
             case_id=case.id if case else request.case_id, packet=packet,
             state=WAITING if online else CALLBACK,
+            **_latest_customer_message(request.events),
         )
         if not online:
             callback_case = await arrange_callback(crm, request, case)
@@ -153,6 +154,18 @@ class Desk:
             await self.store.add_note(handoff_id, None,
                                       f"no agent in time: callback case {callback.id}", "system")
         return callback
+
+
+def _latest_customer_message(events: list[dict[str, Any]]) -> dict[str, Any]:
+    for event in reversed(events):
+        if event.get("event") == "user" and not is_external(event):
+            try:
+                at = datetime.fromtimestamp(float(event["timestamp"]), timezone.utc)
+            except (KeyError, TypeError, ValueError, OverflowError, OSError):
+                at = None
+            return {"last_customer_text": str(event.get("text") or "")[:300],
+                    "last_customer_at": at}
+    return {}
 
 
 async def _crm_context(request: HandoffRequest, crm: Optional[Crm]):

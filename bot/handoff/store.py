@@ -93,7 +93,7 @@ class Handoff:
     csat: Optional[int] = None
     last_customer_text: Optional[str] = None
     last_customer_at: Optional[datetime] = None
-    revision: int = 1
+    revision: int = 1  # +1 on every change of state, owner, notes or details
     handback: Optional[str] = None
 
     @property
@@ -121,6 +121,8 @@ class NewHandoff:
     packet: dict[str, Any] = field(default_factory=dict)
     state: str = WAITING  # waiting; callback (nobody online); assigned (an agent took over)
     agent_id: Optional[str] = None
+    last_customer_text: Optional[str] = None
+    last_customer_at: Optional[datetime] = None
 
 
 _COLUMNS = [handoffs, agents.c.name.label("agent_name")]
@@ -260,7 +262,11 @@ class HandoffStore:
 
     async def customer_said(self, conversation_id: str, text: str, event_id: int,
                             at: Optional[datetime] = None) -> Optional[str]:
-        """Note the customer's latest message on their open handoff; its id, if any."""
+        """Note the customer's message on their open handoff (unless a newer one is there).
+
+        `at` is the message's own time (the Rasa event's timestamp), so messages read late or
+        twice (several hubs) never replace a newer one. Returns the handoff's id, if any.
+        """
         return await self.db.run(_customer_said, conversation_id, (text or "")[:300], event_id,
                                  at or utcnow())
 
@@ -292,6 +298,8 @@ def _create(conn: Connection, new: NewHandoff, now: datetime) -> Handoff:
             packet=json.dumps(new.packet, default=str), agent_id=new.agent_id,
             created_at=naive(now), assigned_at=naive(now) if new.state == ASSIGNED else None,
             closed_at=closed, revision=1, last_event_id=0,
+            last_customer_text=(new.last_customer_text or None) and new.last_customer_text[:300],
+            last_customer_at=naive(new.last_customer_at) if new.last_customer_at else None,
         ))
     except IntegrityError as error:
         raise _AlreadyOpen() from error
@@ -318,11 +326,11 @@ def _recent(conn: Connection, limit: int, agent_id: Optional[str]) -> list[Hando
 
 
 def _digest(conn: Connection) -> tuple:
-    rows = conn.execute(select(handoffs.c.id, handoffs.c.revision)
+    rows = conn.execute(select(handoffs.c.id, handoffs.c.revision, handoffs.c.last_customer_at)
                         .where(or_(handoffs.c.state.in_(OPEN_STATES),
                                    handoffs.c.handback.isnot(None)))
                         .order_by(handoffs.c.id))
-    return tuple((row.id, row.revision) for row in rows)
+    return tuple((row.id, row.revision, row.last_customer_at) for row in rows)
 
 
 def _move(conn: Connection, handoff_id: str, move: str, values: dict,
@@ -394,9 +402,9 @@ def _customer_said(conn: Connection, conversation_id: str, text: str, event_id: 
     if handoff_id is None:
         return None
     conn.execute(update(handoffs).where(
-        handoffs.c.id == handoff_id, handoffs.c.last_event_id < event_id,
-    ).values(last_customer_text=text, last_customer_at=naive(at), last_event_id=event_id,
-             revision=handoffs.c.revision + 1))
+        handoffs.c.id == handoff_id,
+        or_(handoffs.c.last_customer_at.is_(None), handoffs.c.last_customer_at < naive(at)),
+    ).values(last_customer_text=text, last_customer_at=naive(at), last_event_id=event_id))
     return handoff_id
 
 

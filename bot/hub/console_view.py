@@ -115,6 +115,7 @@ class Panel:
     notes: list[Note]
     transfer_to: list[str]
     sentiment: dict[str, Any]
+    composer_hint: str
 
 
 def build_panel(agent: Agent, handoff: Handoff, notes: list[Note], agents: list[Agent],
@@ -133,7 +134,18 @@ def build_panel(agent: Agent, handoff: Handoff, notes: list[Note], agents: list[
         transfer_to=[a.name for a in agents if a.active and a.handles_handoffs
                      and a.id != handoff.agent_id] if acting else [],
         sentiment=sentiment,
+        composer_hint=_composer_hint(agent, handoff, acting),
     )
+
+
+def _composer_hint(agent: Agent, handoff: Handoff, acting: bool) -> str:
+    if acting:
+        return "Write to the customer…"
+    if handoff.state == WAITING:
+        return "Claim the conversation to reply" if agent.handles_handoffs else "Read only"
+    if handoff.state == ASSIGNED:
+        return f"{handoff.agent_name} has this conversation"
+    return "Closed: the bot has the conversation again"
 
 
 def sparkline(scores: list[float], width: int = 160, height: int = 36) -> Markup:

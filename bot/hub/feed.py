@@ -17,6 +17,7 @@ import json
 import logging
 import sqlite3
 from collections import deque
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
@@ -134,7 +135,8 @@ class EventFeed:
         kind = event.get("event")
         try:
             if kind == "user" and not is_external(event):
-                await self.store.customer_said(sender, str(event.get("text") or ""), event_id)
+                await self.store.customer_said(sender, str(event.get("text") or ""), event_id,
+                                               _moment(event.get("timestamp")))
             elif kind == "slot" and event.get("name") == "rating" and event.get("value"):
                 rating = parse_rating(str(event.get("value")))
                 if rating is not None:
@@ -180,6 +182,13 @@ class EventFeed:
             return await self.store.digest()
         except StoreUnavailable:
             return ()
+
+
+def _moment(timestamp: Any) -> Optional[datetime]:
+    try:
+        return datetime.fromtimestamp(float(timestamp), timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 async def messages(subscription: Subscription, timeout: float) -> AsyncIterator[Optional[dict]]:

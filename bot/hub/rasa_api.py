@@ -79,7 +79,16 @@ class RasaApi:
         await self.append(conversation_id, [{"event": "pause", "timestamp": time.time()}])
 
     async def resume(self, conversation_id: str) -> None:
-        await self.append(conversation_id, [{"event": "resume", "timestamp": time.time()}])
+        """Hand the conversation back to the bot, listening (as if it had been all along).
+
+        The paused tracker ends with the handoff action, not `action_listen`; without one,
+        the rules that react to the next message (or to the external intent the hub
+        triggers) would not match.
+        """
+        now = time.time()
+        await self.append(conversation_id, [{"event": "resume", "timestamp": now},
+                                            {"event": "action", "name": "action_listen",
+                                             "timestamp": now}])
 
     async def trigger(self, conversation_id: str, intent: str,
                       entities: Optional[dict] = None) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ async def test_claim_reply_resolve_hands_back_to_the_bot(hub, console, desk, sen
     done = await desk.store.get(handoff.id)
     assert (done.state, done.resolution_note, done.handback) == (RESOLVED,
                                                                  "Sent a new lid by express.", None)
-    assert fake_rasa.kinds("wc-abc") == ["bot", "resume"]
+    assert fake_rasa.kinds("wc-abc") == ["bot", "resume", "action"]
     assert fake_rasa.triggered == [("wc-abc", "EXTERNAL_handoff_resolved")]
     delivered = sender.sent[-1]
     assert delivered[0] == "wc-abc" and delivered[1][-1]["text"] == CSAT_QUESTION
@@ -115,7 +115,7 @@ async def test_customer_left_closes_without_a_rating_question(hub, console, desk
     await sam.post(f"/console/handoffs/{handoff.id}/claim")
     assert (await sam.post(f"/console/handoffs/{handoff.id}/close")).status == 200
     assert (await desk.store.get(handoff.id)).state == ABANDONED
-    assert fake_rasa.kinds("c-1") == ["resume"] and fake_rasa.triggered == []
+    assert fake_rasa.kinds("c-1") == ["resume", "action"] and fake_rasa.triggered == []
     assert sender.sent == []
 
 
@@ -125,7 +125,7 @@ async def test_nobody_in_time_the_sweeper_arranges_a_callback(hub, desk, sender,
     await desk.sweep()
     closed = await desk.store.get(handoff.id)
     assert (closed.state, closed.handback) == (CALLBACK, None)
-    assert fake_rasa.kinds("wc-late") == ["resume"]
+    assert fake_rasa.kinds("wc-late") == ["resume", "action"]
     assert fake_rasa.triggered == [("wc-late", "EXTERNAL_handoff_callback")]
     assert sender.sent == [("wc-late", [{"text": "None of my colleagues could get to you."}])]
 

@@ -42,6 +42,9 @@
         if (then === "clear") {
           form.querySelectorAll("textarea").forEach(function (t) { t.value = ""; });
           var select = form.querySelector("#canned"); if (select) select.value = "";
+          // The live panel may have been redrawn meanwhile: clear the form as it is now.
+          document.querySelectorAll('form[action="' + form.getAttribute("action") + '"] textarea')
+            .forEach(function (t) { t.value = ""; });
         } else if (then === "open" && body.location) {
           window.location.href = body.location;
         }
@@ -104,10 +107,10 @@
     var composer = document.getElementById("composer");
     var scrollDown = function () { transcript.scrollTop = transcript.scrollHeight; };
     scrollDown();
-    var setComposer = function (canAct) {
+    var setComposer = function (canAct, hint) {
       composer.querySelectorAll("textarea, button").forEach(function (el) { el.disabled = !canAct; });
       var reply = document.getElementById("reply");
-      if (reply) reply.placeholder = canAct ? "Write to the customer…" : "Claim the conversation to reply";
+      if (reply && hint) reply.placeholder = hint;
     };
     stream(conversation.getAttribute("data-stream"), {
       turn: function (data) {
@@ -121,12 +124,27 @@
         scrollDown();
       },
       panel: function (data) {
+        // Redraw, keeping what the agent is typing, where they are, and the scroll position.
+        var keyOf = function (el) { return (el.form ? el.form.getAttribute("action") : "") + "|" + el.name; };
+        var kept = {}, focused = null, top = panel.scrollTop;
+        panel.querySelectorAll("textarea, select").forEach(function (el) { kept[keyOf(el)] = el.value; });
+        if (document.activeElement && panel.contains(document.activeElement)) focused = keyOf(document.activeElement);
         panel.innerHTML = data.html;
-        setComposer(data.can_act);
+        var offered = function (el, value) {
+          return el.tagName !== "SELECT" ||
+            Array.prototype.some.call(el.options, function (o) { return o.value === value; });
+        };
+        panel.querySelectorAll("textarea, select").forEach(function (el) {
+          var key = keyOf(el);
+          if (kept[key] !== undefined && offered(el, kept[key])) el.value = kept[key];
+          if (key === focused) el.focus();
+        });
+        panel.scrollTop = top;
+        setComposer(data.can_act, data.hint);
       },
       gone: function (data) {
         say(data.message, true);
-        setComposer(false);
+        setComposer(false, data.message);
       }
     });
   }

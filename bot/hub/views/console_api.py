@@ -201,7 +201,8 @@ async def conversation_stream(request: web.Request) -> web.StreamResponse:
             panel = await panel_model(request, current)
             await stream.send("panel", {"html": render_panel(env, panel, stream.csrf),
                                         "state": current.state,
-                                        "can_act": panel.can_act, "revision": revision})
+                                        "can_act": panel.can_act, "revision": revision,
+                                        "hint": panel.composer_hint})
         return True
 
     try:

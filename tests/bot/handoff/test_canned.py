@@ -14,10 +14,12 @@ def test_the_brands_file_loads():
     assert all(r.title and r.text for r in responses)
 
 
-def test_fill_uses_the_first_name_or_there():
+def test_fill_uses_the_first_name_or_leaves_it_out():
     canned = CannedResponse("Hello", "Hi {customer}, I'm {agent}. {unknown} stays.")
     assert canned.fill("Grace Hopper", "Sam") == "Hi Grace, I'm Sam. {unknown} stays."
-    assert canned.fill(None, "Sam") == "Hi there, I'm Sam. {unknown} stays."
+    assert canned.fill(None, "Sam") == "Hi, I'm Sam. {unknown} stays."
+    thanks = CannedResponse("Thanks", "Thanks for bearing with me, {customer}. Back soon.")
+    assert thanks.fill("", "Sam") == "Thanks for bearing with me. Back soon."
 
 
 def test_a_missing_file_is_no_responses(tmp_path):

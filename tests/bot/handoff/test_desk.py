@@ -46,6 +46,7 @@ async def test_with_an_agent_online_the_handoff_waits_with_an_honest_wait(desk, 
     assert isinstance(outcome, Queued)
     handoff = outcome.handoff
     assert handoff.state == WAITING and handoff.customer_name == "Grace Hopper"
+    assert handoff.last_customer_text == "get me a person"
     assert outcome.position == 1 and outcome.wait_seconds == 120
     assert outcome.wait_text == "about 2 minutes"
     reasons = dict(handoff.base.reasons)

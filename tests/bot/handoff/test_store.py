@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -178,11 +178,16 @@ async def test_an_expired_lease_can_be_taken_again(store, agents):
 
 
 async def test_the_customers_latest_message_is_kept_in_order(store):
-    handoff = await store.create(new())
-    assert await store.customer_said("c-1", "hello?", 10) == handoff.id
-    await store.customer_said("c-1", "older", 9)
+    now = datetime.now(timezone.utc)
+    handoff = await store.create(new(last_customer_text="a person please",
+                                     last_customer_at=now - timedelta(seconds=5)))
+    assert handoff.last_customer_text == "a person please"
+    await store.customer_said("c-1", "said before the handoff", 3, now - timedelta(seconds=9))
+    assert (await store.get(handoff.id)).last_customer_text == "a person please"
+    assert await store.customer_said("c-1", "hello?", 10, now) == handoff.id
+    await store.customer_said("c-1", "read late", 11, now - timedelta(seconds=1))
     assert (await store.get(handoff.id)).last_customer_text == "hello?"
-    assert await store.customer_said("c-unknown", "hi", 11) is None
+    assert await store.customer_said("c-unknown", "hi", 12, now) is None
 
 
 async def test_csat_lands_on_the_handoff_resolved_last(store, agents):
@@ -202,8 +207,10 @@ async def test_the_digest_changes_with_every_change(store, agents):
     created = await store.digest()
     await store.add_note(handoff.id, "sam", "looks like a courier problem")
     noted = await store.digest()
+    await store.customer_said("c-1", "hello?", 1)
+    said = await store.digest()
     await store.claim(handoff.id, agents[0].id)
-    assert len({before, created, noted, await store.digest()}) == 4
+    assert len({before, created, noted, said, await store.digest()}) == 5
 
 
 async def test_notes_are_kept_in_order_and_empty_ones_ignored(store):
