@@ -13,7 +13,9 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted, ConversationPaused, EventType, SessionStarted, SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
@@ -147,6 +149,38 @@ class ActionHandoffCallback(Action):
         else:
             dispatcher.utter_message(response="utter_handoff_timeout_chat")
         return [SlotSet("handoff_id", None), SlotSet("pending_question", None)]
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start, except that a conversation a person has stays paused.
+
+    A new session (after the domain's session_expiration_time of silence) resets Rasa's
+    tracker, pause included; without this, a customer who writes again after an hour would
+    get the bot in the middle of a conversation with an agent.
+    """
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        if (domain.get("session_config") or {}).get("carry_over_slots_to_new_session", True):
+            events += carried_over_slots(tracker, domain)
+        try:
+            if await desk().store.open_for(tracker.sender_id) is not None:
+                events.append(ConversationPaused())
+        except StoreUnavailable as error:
+            logger.warning("session start for %s: handoffs unknown (%s)", tracker.sender_id,
+                           error)
+        return events + [ActionExecuted("action_listen")]
+
+
+def carried_over_slots(tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+    """A SlotSet for every slot not at its initial value (what Rasa's default carries over)."""
+    definitions = domain.get("slots") or {}
+    return [SlotSet(name, value) for name, value in tracker.slots.items()
+            if name in definitions and value != (definitions[name] or {}).get("initial_value")]
 
 
 class ActionHandoffDeclined(Action):

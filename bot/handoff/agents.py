@@ -24,14 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.handoff.schema import (
-    Database,
-    agent_sessions,
-    agents,
-    aware,
-    login_failures,
-    naive,
-    new_id,
-    utcnow,
+    Database, agent_sessions, agents, aware, login_failures, naive, new_id, utcnow,
 )
 
 ROLES = ("agent", "analyst", "admin")

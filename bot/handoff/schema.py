@@ -15,16 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional, TypeVar
 
 from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
+    Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError

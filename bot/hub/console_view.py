@@ -18,7 +18,7 @@ from bot.handoff.agents import Agent
 from bot.handoff.priority import Priority
 from bot.handoff.states import ASSIGNED, CALLBACK, WAITING
 from bot.handoff.store import Handoff, Note
-from bot.handoff.transcript import Turn, sentiment_summary, turns
+from bot.handoff.transcript import sentiment_summary, turns
 from bot.hub.handoffs import can_act, can_view
 
 CALLBACKS_SHOWN = 20
@@ -166,11 +166,6 @@ def sparkline(scores: list[float], width: int = 160, height: int = 36) -> Markup
 
 def macros(env: jinja2.Environment) -> Any:
     return env.get_template("console_macros.html").make_module({})
-
-
-def render_turns(env: jinja2.Environment, items: list[Turn]) -> str:
-    module = macros(env)
-    return "".join(str(module.turn(item)) for item in items)
 
 
 def render_events(env: jinja2.Environment, events: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -11,10 +11,8 @@ from actions import handoff as handoff_actions
 from actions import services
 from actions.complaints import ActionDeclineRemedy, ActionSubmitComplaint
 from actions.handoff import (
-    ActionHandoff,
-    ActionHandoffCallback,
-    ActionHandoffDeclined,
-    ActionHandoffResolved,
+    ActionHandoff, ActionHandoffCallback, ActionHandoffDeclined, ActionHandoffResolved,
+    ActionSessionStart,
 )
 from bot.handoff.desk import Desk
 from bot.handoff.schema import StoreUnavailable, open_database
@@ -188,6 +186,34 @@ async def test_no_thanks_to_a_person(desk):
     dispatcher, events = await run(ActionHandoffDeclined(), make_tracker(text="no", intent="deny"))
     assert responses(dispatcher) == ["utter_handoff_declined"]
     assert events == [slot("pending_question", None)]
+
+
+async def test_a_new_session_carries_the_slots_over(desk):
+    tracker = make_tracker(text="hi", intent="greet", slots={**GRACE, "pending_question": None})
+    _, events = await run(ActionSessionStart(), tracker)
+    assert events[0]["event"] == "session_started"
+    assert slot_events(events) == {"customer_verified": True, "customer_id": "C-000000000002",
+                                   "customer_name": "Grace"}
+    assert [e["event"] for e in events[-1:]] == ["action"] and events[-1]["name"] == "action_listen"
+
+
+async def test_a_new_session_of_a_conversation_a_person_has_stays_paused(desk, online):
+    _, events = await run(ActionHandoff(), make_tracker(text="person", intent="request_human"))
+    handoff_id = slot_events(events)["handoff_id"]
+    _, events = await run(ActionSessionStart(), make_tracker(text="hello again", intent="greet"))
+    assert [e["event"] for e in events] == ["session_started", "pause", "action"]
+    await desk.store.claim(handoff_id, online.id)
+    await desk.store.resolve(handoff_id, online.id, "done")
+    _, events = await run(ActionSessionStart(), make_tracker(text="hi", intent="greet"))
+    assert "pause" not in [e["event"] for e in events]
+
+
+async def test_a_new_session_without_the_hub_database_still_starts(desk, monkeypatch):
+    async def broken(conversation_id):
+        raise StoreUnavailable("the hub database failed (OperationalError)")
+    monkeypatch.setattr(desk.store, "open_for", broken)
+    _, events = await run(ActionSessionStart(), make_tracker(text="hi", intent="greet"))
+    assert [e["event"] for e in events] == ["session_started", "action"]
 
 
 def test_every_response_the_handoff_actions_use_is_in_the_domain():

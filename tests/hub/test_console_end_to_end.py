@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,6 +41,7 @@ AGENT, PASSWORD = "Sam", "correct horse battery staple"
 LIVE_MS = 1_000  # "within a second"
 WAIT_MS = 30_000
 RATING_QUESTION = "How would you rate this conversation"
+MAX_WAIT_S = 25  # nobody claims the VIP's handoff: it turns into a callback while we watch
 
 WIDGET_LOG = """() => Array.from(document.querySelector('#rapport-webchat').shadowRoot
     .querySelectorAll('.rw-log > .rw-msg')).map(m => ({
@@ -58,7 +60,8 @@ def stack(trained_model: Path, test_var_dir: Path, fake_api: FakeBotApi,  # noqa
     db_dir = tmp_path_factory.mktemp("console-stack")
     env = stack_env(test_var_dir, db_dir, RAPPORT_TELEGRAM_TOKEN=TOKEN,
                     RAPPORT_TELEGRAM_WEBHOOK_SECRET=SECRET,
-                    RAPPORT_TELEGRAM_API_URL=fake_api.base_url)
+                    RAPPORT_TELEGRAM_API_URL=fake_api.base_url,
+                    RAPPORT_HANDOFF_MAX_WAIT=str(MAX_WAIT_S))
     added = subprocess.run([sys.executable, "-m", "bot.cli", "agent", "add", AGENT,
                             "--password-stdin"], input=PASSWORD + "\n", text=True,
                            capture_output=True, cwd=PROJECT, env={**os.environ, **env}, timeout=60)
@@ -337,3 +340,42 @@ async def test_a_telegram_customer_talks_to_an_agent_and_back_to_the_bot(
     assert_bot_silent_while_a_person_had_it(tracker(stack, str(chat))["events"], AGENT)
     assert agent_errors == []
     await agent_context.close()
+
+
+# -- nobody in time ----------------------------------------------------------------------
+
+async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resumes(
+        stack: Stack) -> None:
+    """Grace (VIP, verified, over REST) asked for a person in the first test; nobody claimed."""
+    db = open_database(stack.env["RAPPORT_HUB_DB_URL"])
+    try:
+        store = HandoffStore(db)
+        deadline = time.monotonic() + MAX_WAIT_S + 30
+        while time.monotonic() < deadline:
+            grace = [h for h in await store.recent(100) if h.conversation_id == "rest-grace"]
+            if grace and grace[0].case_id and grace[0].handback is None:
+                break
+            await asyncio.sleep(0.5)
+        assert grace, "the VIP's handoff is gone"
+        handoff = grace[0]
+        notes = [n.text for n in await store.notes(handoff.id)]
+    finally:
+        await db.close()
+    assert handoff.state == "callback" and handoff.case_id
+    assert any(handoff.case_id in note for note in notes)
+    state = tracker(stack, "rest-grace")
+    events = state["events"]
+    assert state.get("paused") is False
+    told = [e for e in events if e["event"] == "bot"][-1]
+    assert told["metadata"]["utter_action"] == "utter_handoff_timeout_case"
+    assert handoff.case_id in told["text"]
+    assert await asyncio.to_thread(case_status, stack, handoff.case_id) == "callback"
+    # The bot is back: it answers the customer again.
+    assert any("Ollie" in reply.get("text", "")
+               for reply in await asyncio.to_thread(stack.say, "rest-grace", "hi"))
+
+
+def case_status(stack: Stack, case_id: str) -> str:
+    path = stack.env["RAPPORT_CRM_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT status FROM cases WHERE id = ?", (case_id,)).fetchone()[0]

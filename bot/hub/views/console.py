@@ -18,7 +18,7 @@ from bot.handoff.store import Handoff
 from bot.handoff.transcript import turns
 from bot.hub import keys
 from bot.hub.auth import SESSION_KEY, agent_of, require_role
-from bot.hub.console_view import build_panel, build_queue, install_filters, macros
+from bot.hub.console_view import build_panel, build_queue, macros
 from bot.hub.rasa_api import RasaApiError
 
 CANNED_FILE = ("brand", "canned_responses.yml")
@@ -30,7 +30,6 @@ def _csrf(request: web.Request) -> str:
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     env = request.app[keys.TEMPLATES]
-    install_filters(env)
     session = request.get(SESSION_KEY)
     context.setdefault("agent", session.agent if session else None)
     context.setdefault("csrf", session.csrf_token if session else None)

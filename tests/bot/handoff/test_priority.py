@@ -8,17 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.handoff.priority import (
-    DEFAULT_PICKUP_SECONDS,
-    WAIT_POINTS_MAX,
-    Factors,
-    Priority,
-    band,
-    base_priority,
-    current_priority,
-    describe_wait,
-    expected_wait_seconds,
-    queue_order,
-    wait_points,
+    DEFAULT_PICKUP_SECONDS, WAIT_POINTS_MAX, Factors, Priority, band, base_priority,
+    current_priority, describe_wait, expected_wait_seconds, queue_order, wait_points,
 )
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=timezone.utc)

@@ -5,18 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.handoff.states import (
-    ABANDONED,
-    ASSIGNED,
-    CALLBACK,
-    CLOSED_STATES,
-    MOVES,
-    RESOLVED,
-    STATES,
-    WAITING,
-    InvalidTransition,
-    is_open,
-    next_state,
-    sources,
+    ABANDONED, ASSIGNED, CALLBACK, CLOSED_STATES, MOVES, RESOLVED, STATES, WAITING,
+    InvalidTransition, is_open, next_state, sources,
 )
 
 ALLOWED = {
