@@ -5,8 +5,10 @@ customer in the web chat widget (both real headless Chromium), then a customer o
 Customer asks for a person → the handoff appears in the agent's queue live → the agent
 claims it and replies → the customer gets the reply in their app → the customer answers →
 the agent sees it live → the agent resolves → the bot resumes and asks for a rating. Rasa's
-tracker shows that the bot said nothing while the person had the conversation. Screenshots
-of the queue and the conversation go to test-artifacts/console/.
+tracker shows that the bot said nothing while the person had the conversation. A VIP's
+handoff nobody claims turns into a CRM callback after RAPPORT_HANDOFF_MAX_WAIT and the bot
+takes the conversation back. Screenshots of the queue and the conversation go to
+test-artifacts/console/.
 """
 
 from __future__ import annotations
