@@ -128,10 +128,11 @@ class EventFeed:
             if not isinstance(event, dict):
                 continue
             self._recent.append((int(event_id), sender, event))
-            await self._handle(int(event_id), sender, event)
+            await self.handle(int(event_id), sender, event)
         return len(rows)
 
-    async def _handle(self, event_id: int, sender: str, event: dict[str, Any]) -> None:
+    async def handle(self, event_id: int, sender: str, event: dict[str, Any]) -> None:
+        """One Rasa event: keep handoffs current, tell subscribers (a broker consumer may call it)."""
         kind = event.get("event")
         try:
             if kind == "user" and not is_external(event):
