@@ -17,8 +17,8 @@ import json
 import logging
 import sqlite3
 from collections import deque
-from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
 
@@ -132,7 +132,10 @@ class EventFeed:
         return len(rows)
 
     async def handle(self, event_id: int, sender: str, event: dict[str, Any]) -> None:
-        """One Rasa event: keep handoffs current, tell subscribers (a broker consumer may call it)."""
+        """One Rasa event: keep the handoffs current and tell subscribers.
+
+        The poll calls it; a broker consumer (RabbitMQ in the scale-out profile) can too.
+        """
         kind = event.get("event")
         try:
             if kind == "user" and not is_external(event):

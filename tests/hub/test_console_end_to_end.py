@@ -236,14 +236,13 @@ async def test_a_web_chat_customer_talks_to_an_agent_and_back_to_the_bot(stack: 
     await expect(customer.locator(".rw-log .rw-agent")).to_contain_text(
         "Hi, I'm Sam from customer care.", timeout=WAIT_MS)
 
-    said_at = time.monotonic()
-    assert await customer_says(customer, "My saucepan from RP-100003 arrived with a dented lid") == []
+    dented = "My saucepan from RP-100003 arrived with a dented lid"
+    assert await customer_says(customer, dented) == []  # the bot stays silent
     await expect(transcript.locator(".turn-customer").last).to_contain_text(
-        "arrived with a dented lid", timeout=LIVE_MS + 1_000)
-    assert time.monotonic() - said_at < 3  # the customer's request itself took most of it
+        "arrived with a dented lid", timeout=LIVE_MS)  # on the agent's screen within a second
 
     await agent.locator("#canned").select_option(label="Looking into it")
-    await expect(reply).to_have_value(re.compile(r"^Thanks for bearing with me, Ada\. I'm checking"))
+    await expect(reply).to_have_value(re.compile(r"^Thanks for bearing with me, Ada\. I'm"))
     await agent.get_by_role("button", name="Send").click()
     await expect(transcript.locator(".turn-agent")).to_have_count(2, timeout=5_000)
     resolution = agent.get_by_label("Resolution (saved on the case)")
@@ -276,8 +275,7 @@ async def test_a_web_chat_customer_talks_to_an_agent_and_back_to_the_bot(stack: 
     assert handoff.resolution_note.startswith("Sending a replacement lid")
     during = assert_bot_silent_while_a_person_had_it(
         tracker(stack, handoff.conversation_id)["events"], AGENT)
-    assert [e["text"] for e in during if e["event"] == "user"] == [
-        "My saucepan from RP-100003 arrived with a dented lid"]
+    assert [e["text"] for e in during if e["event"] == "user"] == [dented]
     assert agent_errors == [] and customer_errors == []
     await customer_context.close()
     await agent_context.close()
