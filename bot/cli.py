@@ -135,6 +135,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         _say("Rapport is running:")
         _say(f"  chat (REST)   POST {settings.rasa_url}/webhooks/rest/webhook")
         _say(f"  hub           {settings.hub_url}/")
+        _say(f"  web chat demo {settings.hub_url}/demo")
+        _say(f"  agent console {settings.hub_url}/console   (accounts: rapport agent add NAME)")
         _say(f"  actions       {settings.actions_url}")
         _say("  talk to it:   rapport chat      stop: Ctrl-C")
         supervisor.watch()

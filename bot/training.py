@@ -1,8 +1,9 @@
 """Training a model only when the bot's content changed.
 
 A model is named after a hash of everything that shapes it (config.yml, domain.yml, data/,
-brand/, the epoch scale), so `rapport run` starts at once when a model for the current
-content exists and trains one otherwise.
+the brand's catalogue and complaint words, the NLU components, the epoch scale), so
+`rapport run` starts at once when a model for the current content exists and trains one
+otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 MODEL_PREFIX = "rapport-"
-_CONTENT_PATHS = ("config.yml", "domain.yml", "data", "brand", "bot/nlu")
+# What shapes the model; brand/canned_responses.yml (the agents' texts) does not.
+_CONTENT_PATHS = ("config.yml", "domain.yml", "data", "brand/brand.yml", "brand/catalogue.yml",
+                  "brand/issue_types.yml", "bot/nlu")
 
 
 class TrainingError(RuntimeError):
