@@ -82,12 +82,19 @@ class TelegramRuntime:
             logger.info("telegram: channel started (%s)",
                         "polling" if self.settings.telegram_polling else "webhook")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Cancel the background tasks (unfinished work resumes at the next start)."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=timeout)
+            if stuck:
+                logger.warning("telegram: %s background tasks did not stop in time", len(stuck))
         self._tasks = []
-        await self.api.close()
+        try:
+            await asyncio.wait_for(self.api.close(), timeout)
+        except asyncio.TimeoutError:
+            logger.warning("telegram: the Bot API connections did not close in time")
         await self.store.close()
 
     async def receive(self, data: dict[str, Any]) -> str:

@@ -96,7 +96,8 @@ class TelegramStore:
             raise StoreUnavailable(f"telegram store: {detail}") from error
 
     async def close(self) -> None:
-        self._pool.shutdown(wait=False)
+        """Let running statements finish (each is bounded by the timeout), then disconnect."""
+        await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown, True)
         self._engine.dispose()
 
     # ------------------------------------------------------------------ receiving

@@ -123,9 +123,12 @@ class ChannelServer:
         if self._session:
             await self._session.close()
         if self._server:
-            await self._server.before_stop()
+            await asyncio.wait_for(self._server.before_stop(), 30)  # the runtime stops here
             self._server.close()
-            await self._server.wait_closed()
+            try:  # a client's keep-alive connection must not hold up the test run
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            except asyncio.TimeoutError:
+                pass
             await self._server.after_stop()
             self._server = None
 
