@@ -10,10 +10,11 @@ import os
 import shutil
 from datetime import date
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
+from sqlalchemy.engine import Engine
 
 from bot.brand import Brand, load_brand
 from bot.settings import Settings
@@ -24,6 +25,26 @@ PROJECT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TQDM_DISABLE", "1")
 # The seeded CRM's dates are relative to this day (the CRM's 90-day windows use the clock).
 TODAY = date.today()
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on the machine's PostgreSQL, or a skip that says why."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from tests.support.postgres import PG_ADMIN_URL, admin_engine
+
+    admin = admin_engine()
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        admin.dispose()
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
+    yield admin
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

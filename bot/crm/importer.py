@@ -248,7 +248,7 @@ def _orders(
         if number in bad:
             continue
         values = dict(order.values)
-        lines_total = round(sum(l["quantity"] * l["unit_price"] for l in order.lines), 2)
+        lines_total = round(sum(line["quantity"] * line["unit_price"] for line in order.lines), 2)
         values["total"] = values["total"] if values["total"] is not None else lines_total
         result.append(OrderRow(number=number, **values, lines=[
             OrderLineRow(position=position, **line)

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
-from tests.bot.crm.helpers import PG_ADMIN_URL, admin_engine, create_pg_database, drop_pg_database
+from tests.support.postgres import create_pg_database, drop_pg_database
 from tests.support.stack import Stack, stack_env, texts
 
 pytestmark = pytest.mark.integration
@@ -21,16 +20,10 @@ def crm_url(request, tmp_path_factory):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('crm-sqlite') / 'crm.db'}"
         return
-    admin = admin_engine()
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error.orig}")
+    admin = request.getfixturevalue("pg_admin")
     url = create_pg_database(admin, prefix="rapport_flow_test")
     yield url
     drop_pg_database(admin, url)
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")

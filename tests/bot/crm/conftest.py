@@ -16,9 +16,7 @@ from typing import AsyncIterator, Iterator
 import aiohttp
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
 from bot.brand import Brand, load_brand
 from bot.crm.database import make_engine
@@ -29,37 +27,22 @@ from bot.crm.http import HttpCrm
 from bot.crm.reference_server import create_crm_api
 from bot.crm.sql import SqlCrm
 
-from .helpers import (
-    API_TOKEN, PG_ADMIN_URL, admin_engine, create_pg_database, drop_pg_database,
-)
+from tests.support.postgres import create_pg_database, drop_pg_database
+
+from .helpers import API_TOKEN
 
 PROJECT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[Engine]:
-    """An AUTOCOMMIT engine on the PostgreSQL server's admin database, or a skip."""
-    admin = admin_engine()
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        admin.dispose()
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
-    yield admin
-    admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def pg_url(pg_server: Engine) -> Iterator[str]:
+def pg_url(pg_admin: Engine) -> Iterator[str]:
     """This session's PostgreSQL CRM database, migrated to head; dropped at the end."""
-    url = create_pg_database(pg_server)
+    url = create_pg_database(pg_admin, "rapport_crm_test")
     try:
         upgrade_schema(url)
         yield url
     finally:
-        drop_pg_database(pg_server, url)
+        drop_pg_database(pg_admin, url)
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +119,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty' / 'crm.db'}"
         return
-    admin = request.getfixturevalue("pg_server")
+    admin = request.getfixturevalue("pg_admin")
     url = create_pg_database(admin, "rapport_crm_empty")
     try:
         yield url

@@ -50,7 +50,7 @@ async def test_good_files_import(engine, tmp_path):
         3, 2, 2, 3)
     crm = SqlCrm(engine)
     order = await crm.get_order("RP-200001")
-    assert [(l.sku, l.product_name, l.quantity, l.unit_price) for l in order.lines] == [
+    assert [(line.sku, line.product_name, line.quantity, line.unit_price) for line in order.lines] == [
         ("SH-001", "Enamel Teapot", 2, 39.5), ("LO-0026", "Ceramic Mug", 1, 12.0)]
     assert order.total == 91.0 and order.carrier == "DPD"
     assert order.delivered_at.hour == 11  # +01:00 stored as UTC

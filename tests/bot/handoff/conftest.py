@@ -8,46 +8,26 @@ saying why.
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine
 
 from bot.handoff.agents import AgentDirectory
 from bot.handoff.schema import Database, create_tables, metadata, open_database
 from bot.handoff.store import HandoffStore
 from tests.support.passwords import fast_password_hashing  # noqa: F401 (autouse)
-
-PG_ADMIN_URL = os.environ.get(
-    "RAPPORT_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-
+from tests.support.postgres import create_pg_database, drop_pg_database
 
 @pytest.fixture(scope="session")
-def pg_hub_url() -> Iterator[str]:
-    admin: Engine = create_engine(PG_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        admin.dispose()
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
-    name = f"rapport_hub_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+def pg_hub_url(pg_admin: Engine) -> Iterator[str]:
+    url = create_pg_database(pg_admin, "rapport_hub_test")
     try:
         yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_pg_database(pg_admin, url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

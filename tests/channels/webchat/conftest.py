@@ -17,29 +17,14 @@ from typing import Any, AsyncIterator, Callable, Iterator, Optional
 import aiohttp
 import pytest
 import pytest_asyncio
-from sqlalchemy.exc import OperationalError
 
 from bot.settings import Settings
 from channels.webchat.outbox import WebChatStore
-from tests.bot.crm.helpers import PG_ADMIN_URL, admin_engine, create_pg_database, drop_pg_database
+from tests.support.postgres import create_pg_database, drop_pg_database
 from tests.support.stack import free_port
 
 PROJECT = Path(__file__).resolve().parents[3]
 SHOP = "http://shop.example"
-
-
-@pytest.fixture(scope="session")
-def pg_admin():
-    engine = admin_engine()
-    try:
-        with engine.connect():
-            pass
-    except OperationalError as error:
-        engine.dispose()
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
