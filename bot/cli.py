@@ -81,7 +81,7 @@ def prepare_crm(settings: Settings) -> None:
     from sqlalchemy import func, select
 
     from bot.brand import load_brand
-    from bot.crm.database import make_engine
+    from bot.database import make_engine
     from bot.crm.models import CustomerRow
     from bot.crm.schema import upgrade_schema
     from bot.crm.seed import seed_demo

@@ -169,6 +169,6 @@ class Database:
 
 def open_database(url: str) -> Database:
     """A Database on a SQLAlchemy URL (SQLite files get WAL and a busy timeout)."""
-    from bot.crm.database import make_engine
+    from bot.database import make_engine
 
     return Database(make_engine(url), dispose=True)

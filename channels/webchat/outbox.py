@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.crm.database import make_engine
+from bot.database import make_engine
 from bot.message_guard import MessageRejected, check_sender
 from bot.settings import Settings
 from channels.senders import DeliveryFailed
