@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 
 from channels.telegram.api import LATER, PERMANENT, BotApi, classify
 from channels.telegram.store import OutboxRow, StoreUnavailable, TelegramStore
+from channels.telegram.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class OutboxDelivery:
         self.api = api
         self.owner = owner
         self.tuning = tuning
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._chats: dict[str, asyncio.Task] = {}
 
     def wake(self) -> None:
@@ -55,11 +56,7 @@ class OutboxDelivery:
         try:
             while True:
                 await self._start_chats()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.tuning.poll_s)
-                except asyncio.TimeoutError:
-                    pass
-                self._wake.clear()
+                await self._wake.sleep(self.tuning.poll_s)
         finally:
             for task in list(self._chats.values()):
                 task.cancel()

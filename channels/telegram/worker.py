@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 from channels.telegram.api import PERMANENT, classify
 from channels.telegram.rendering import Rendered, render
 from channels.telegram.store import StoredUpdate, StoreUnavailable, TelegramStore
+from channels.telegram.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class UpdateWorker:
         self.tuning = tuning
         self.on_queued = on_queued
         self.ready = ready
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._chats: dict[str, asyncio.Task] = {}
 
     def wake(self) -> None:
@@ -74,11 +75,7 @@ class UpdateWorker:
             while True:
                 if self.ready():
                     await self._claim_chats()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.tuning.poll_s)
-                except asyncio.TimeoutError:
-                    pass
-                self._wake.clear()
+                await self._wake.sleep(self.tuning.poll_s)
         finally:
             for task in list(self._chats.values()):
                 task.cancel()

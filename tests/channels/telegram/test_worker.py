@@ -17,6 +17,7 @@ from channels.telegram.api import BotApi
 from channels.telegram.leases import lease_is_free, new_owner, owner_is_gone
 from channels.telegram.store import StoredUpdate, TelegramStore
 from channels.telegram.turns import TurnRunner
+from channels.telegram.wakeup import Wakeup
 from tests.channels.telegram.conftest import ScriptedBot, telegram_settings
 from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.channels.telegram.updates import text_update
@@ -106,3 +107,19 @@ async def test_a_turn_rasa_finished_before_a_crash_is_not_run_again(
     assert first_try == [{"text": "echo: hi"}]  # a first attempt always asks Rasa
     assert unknown == [{"text": "echo: new"}]  # not in the tracker: Rasa never saw it
     assert rasa.texts() == ["hi", "new"]
+
+
+async def test_a_loop_stops_even_when_woken_as_it_is_cancelled() -> None:
+    wakeup = Wakeup()
+
+    async def loop() -> None:
+        while True:
+            await wakeup.sleep(10)
+
+    for _ in range(20):
+        task = asyncio.create_task(loop())
+        await asyncio.sleep(0.01)
+        wakeup.set()  # the wake-up and the cancellation arrive together
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert done and task.cancelled()
