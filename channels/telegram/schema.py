@@ -1,4 +1,4 @@
-"""Tables of the Telegram channel's durable store, and the engine it runs on.
+"""Tables of the Telegram channel's durable store.
 
 - telegram_updates: every update received, keyed by Telegram's update_id so a re-sent update
   is recognised; state received → answered, or dead (dead-lettered) or ignored.
@@ -13,14 +13,7 @@ Times are Unix seconds (floats). Lease rows carry a version for compare-and-swap
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from sqlalchemy import (
-    BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event,
-)
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import QueuePool, StaticPool
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -81,36 +74,3 @@ buttons = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
-
-
-def make_engine(url: str, timeout: float) -> Engine:
-    """An engine whose waits (connecting, or a locked database) end after about `timeout` s."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        database = parsed.database or ""
-        in_memory = database in ("", ":memory:") or "mode=memory" in database
-        if not in_memory and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, future=True, poolclass=StaticPool if in_memory else QueuePool,
-            connect_args={"check_same_thread": False, "timeout": timeout},
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    connect_args: dict[str, Any] = {}
-    if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
-        connect_args = {"connect_timeout": max(1, int(timeout)),
-                        "options": f"-c lock_timeout={int(timeout * 1000)}"}
-    return create_engine(parsed, future=True, pool_pre_ping=True, pool_timeout=timeout,
-                         connect_args=connect_args)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: an update we answered 200 for survives a power cut, not only a crash
-        cursor.execute("PRAGMA synchronous=FULL")
-    finally:
-        cursor.close()

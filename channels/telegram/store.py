@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable, Optional, TypeVar
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from bot.database import make_engine
 from channels.telegram import schema
 from channels.telegram.leases import lease_is_free
 from channels.telegram.rendering import ApiCall, Rendered
@@ -71,7 +72,8 @@ class TelegramStore:
 
     def __init__(self, url: str, timeout: float = 5.0) -> None:
         self.url = url
-        self._engine = schema.make_engine(url, timeout)
+        # durable: an update we answered 200 for must survive a power cut, not only a crash
+        self._engine = make_engine(url, timeout=timeout, durable=True)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="telegram-store")
         self._schema_ready = False
         self._schema_lock = threading.Lock()
