@@ -25,11 +25,25 @@ logger = logging.getLogger(__name__)
 # Channels whose user ids are authenticated (by Telegram, or a random web chat session),
 # so a verified identity can be remembered for that user. REST senders are client-chosen.
 REMEMBERED_CHANNELS = {"telegram", "webchat"}
+# Chats several people read: no verification, no CRM data, nothing remembered.
+SHARED_CHAT_TYPES = {"group", "supergroup", "channel"}
 CONTACT_PROVIDED = "provided"
 
 
 def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "rest"
+
+
+def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
+    """What the channel said about the customer's latest message (chat type, shared contact)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return event.get("metadata") or {}
+    return {}
+
+
+def in_shared_chat(tracker: Tracker) -> bool:
+    return str(latest_metadata(tracker).get("telegram_chat_type", "")) in SHARED_CHAT_TYPES
 
 
 def verified_slots(customer_id: str, customer_name: Optional[str]) -> Dict[str, Any]:
@@ -65,6 +79,11 @@ class VerifiedOrderForm(FormValidationAction, ABC):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         events: List[EventType] = [SlotSet("pending_question", None)]
+        if in_shared_chat(tracker):
+            # Everyone in a group would see the answer: ask for a private chat instead.
+            if not said_since_last_message(tracker, "utter_private_chat_only"):
+                dispatcher.utter_message(response="utter_private_chat_only")
+            return events + await super().run(dispatcher, tracker, domain)
         if not tracker.get_slot("customer_verified"):
             remembered = await self._remembered_identity(tracker)
             events += [SlotSet(key, value) for key, value in remembered.items()]
@@ -90,7 +109,7 @@ class VerifiedOrderForm(FormValidationAction, ABC):
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> List[Text]:
-        if tracker.get_slot("verification_locked"):
+        if tracker.get_slot("verification_locked") or in_shared_chat(tracker):
             return []
         if tracker.get_slot("customer_verified"):
             return [slot for slot in domain_slots if slot != "order_contact"]
@@ -120,13 +139,17 @@ class VerifiedOrderForm(FormValidationAction, ABC):
                                      tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         if tracker.get_slot("customer_verified"):
             return {"order_contact": CONTACT_PROVIDED}
-        contact = parse_contact(value if isinstance(value, str) else None)
+        shared_phone = latest_metadata(tracker).get("telegram_contact_phone")
+        attested = channel_of(tracker) == "telegram" and bool(shared_phone)
+        contact = str(shared_phone) if attested else parse_contact(
+            value if isinstance(value, str) else None)
         order_number = tracker.get_slot("order_number")
         if contact is None or order_number is None:
             dispatcher.utter_message(response="utter_contact_invalid")
             return {"order_contact": None}
         try:
-            result = await verify_customer(services.crm(), tracker.sender_id, order_number, contact)
+            result = await verify_customer(services.crm(), tracker.sender_id, order_number,
+                                           contact, attested_phone=attested)
         except CrmUnavailable:
             logger.warning("CRM unavailable verifying conversation %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_crm_unavailable")

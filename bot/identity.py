@@ -58,6 +58,12 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+def phone_digits(phone: Optional[str]) -> str:
+    """The last nine digits: the same number written +31 6…, 0031 6… or 06… compares equal."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return digits[-9:] if len(digits) >= 8 else ""
+
+
 def contact_matches(order_email: str, order_postcode: str, contact: str) -> bool:
     """Does the e-mail or postcode the customer gave match the order? Constant-time."""
     if "@" in contact:
@@ -86,14 +92,24 @@ async def attempts_left(crm: Crm, conversation_id: str, order_number: Optional[s
 
 
 async def verify_customer(crm: Crm, conversation_id: str, order_number: str, contact: str,
-                          now: Optional[datetime] = None) -> VerificationResult:
-    """Check order number + contact; records the attempt. Raises CrmUnavailable."""
+                          now: Optional[datetime] = None,
+                          attested_phone: bool = False) -> VerificationResult:
+    """Check order number + contact; records the attempt. Raises CrmUnavailable.
+
+    `attested_phone`: `contact` is a phone number the messaging app vouches for (a Telegram
+    user sharing their own contact), so it may stand in for the e-mail or postcode.
+    """
     now = now or datetime.now(timezone.utc)
     if await attempts_left(crm, conversation_id, order_number, now) == 0:
         return VerificationResult("locked")
     try:
         order = await crm.get_order(order_number)
-        matched = contact_matches(order.email, order.postcode, contact)
+        if attested_phone:
+            owner = await crm.get_customer(order.customer_id)
+            given, known = phone_digits(contact), phone_digits(owner.phone)
+            matched = bool(given) and _same(given, known)
+        else:
+            matched = contact_matches(order.email, order.postcode, contact)
     except OrderNotFound:
         order, matched = None, False
     await crm.record_verification_attempt(conversation_id=conversation_id,

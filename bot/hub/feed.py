@@ -196,9 +196,16 @@ def _moment(timestamp: Any) -> Optional[datetime]:
 
 
 async def messages(subscription: Subscription, timeout: float) -> AsyncIterator[Optional[dict]]:
-    """The subscription's messages; None every `timeout` seconds of quiet (for keep-alives)."""
+    """The subscription's messages; None every `timeout` seconds of quiet (for keep-alives).
+
+    asyncio.wait, not wait_for: on Python 3.10 wait_for can swallow a cancellation that
+    arrives as a message does, and the stream would outlive the server's shutdown.
+    """
     while True:
+        getter = asyncio.ensure_future(subscription.queue.get())
         try:
-            yield await asyncio.wait_for(subscription.queue.get(), timeout)
-        except asyncio.TimeoutError:
-            yield None
+            done, _ = await asyncio.wait({getter}, timeout=timeout)
+        finally:
+            if not getter.done():
+                getter.cancel()
+        yield getter.result() if getter in done else None

@@ -106,3 +106,41 @@ async def test_a_verified_customer_cannot_see_someone_elses_order(use_crm):
     dispatcher, events = await run_form(tracker)
     assert responses(dispatcher) == ["utter_order_not_on_account"]
     assert slot_events(events)["order_number"] is None
+
+
+async def test_a_telegram_contact_share_of_the_right_phone_verifies(use_crm):
+    tracker = make_tracker(text="+31612345678", intent="inform", channel="telegram", sender="77",
+                           metadata={"telegram_contact_phone": "+31612345678",
+                                     "telegram_chat_type": "private"},
+                           slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
+                           trailing_slots={"order_contact": "+31612345678"})
+    dispatcher, events = await run_form(tracker)
+    assert slot_events(events)["customer_verified"] is True
+    assert responses(dispatcher) == ["utter_verified"]
+
+
+async def test_a_typed_or_wrong_phone_does_not_verify(use_crm):
+    typed = make_tracker(text="+31612345678", intent="inform", channel="telegram", sender="78",
+                         slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
+                         trailing_slots={"order_contact": "+31612345678"})
+    dispatcher, _ = await run_form(typed)
+    assert responses(dispatcher) == ["utter_contact_invalid"]  # not vouched for by Telegram
+    wrong = make_tracker(text="+31699999999", intent="inform", channel="telegram", sender="79",
+                         metadata={"telegram_contact_phone": "+31699999999"},
+                         slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
+                         trailing_slots={"order_contact": "+31699999999"})
+    dispatcher, _ = await run_form(wrong)
+    assert responses(dispatcher) == ["utter_verify_failed"]
+
+
+async def test_group_chats_get_no_verification_and_no_remembered_identity(use_crm):
+    await use_crm.link_identity("telegram", "-100200", "C-000000000001")
+    tracker = make_tracker(text="where is RP-100001", intent="ask_order_status",
+                           channel="telegram", sender="-100200",
+                           metadata={"telegram_chat_type": "supergroup"},
+                           trailing_slots={"order_number": "RP-100001"})
+    dispatcher, events = await run_form(tracker)
+    slots = slot_events(events)
+    assert responses(dispatcher) == ["utter_private_chat_only"]
+    assert "customer_verified" not in slots and "customer_id" not in slots
+    assert slots["requested_slot"] is None  # the form ends here

@@ -13,9 +13,9 @@ DOMAIN: dict = yaml.safe_load((PROJECT / "domain.yml").read_text())
 
 
 def user_event(text: str, intent: str, entities: Optional[list] = None, channel: str = "rest",
-               sentiment: float = 0.0) -> dict:
+               sentiment: float = 0.0, metadata: Optional[dict] = None) -> dict:
     return {
-        "event": "user", "text": text, "input_channel": channel,
+        "event": "user", "text": text, "input_channel": channel, "metadata": metadata or {},
         "parse_data": {"text": text, "intent": {"name": intent, "confidence": 0.95},
                        "entities": entities or [],
                        "sentiment": {"compound": sentiment, "label": "neutral"}},
@@ -25,9 +25,10 @@ def user_event(text: str, intent: str, entities: Optional[list] = None, channel:
 def make_tracker(*, text: str = "", intent: str = "greet", entities: Optional[list] = None,
                  slots: Optional[dict] = None, history: Optional[list] = None,
                  channel: str = "rest", sender: str = "test-user", trailing_slots: Optional[dict] = None,
-                 active_loop: Optional[str] = None, sentiment: float = 0.0) -> Tracker:
+                 active_loop: Optional[str] = None, sentiment: float = 0.0,
+                 metadata: Optional[dict] = None) -> Tracker:
     """A tracker whose latest message is `text`; `trailing_slots` are SlotSets after it."""
-    latest = user_event(text, intent, entities, channel, sentiment)
+    latest = user_event(text, intent, entities, channel, sentiment, metadata)
     events = [*(history or []), latest]
     events += [{"event": "slot", "name": k, "value": v} for k, v in (trailing_slots or {}).items()]
     all_slots = {name: None for name in DOMAIN["slots"]}
