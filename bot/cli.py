@@ -141,7 +141,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         _say("  talk to it:   rapport chat      stop: Ctrl-C")
         supervisor.watch()
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C during start-up: stop whatever started, below
     finally:
         _say("stopping Rapport...")
         supervisor.stop()

@@ -187,7 +187,7 @@ class HandoffStore:
 
 
 class _AlreadyOpen(Exception):
-    pass
+    """The conversation already has an open handoff (the unique index said so)."""
 
 
 def _create(conn: Connection, new: NewHandoff, now: datetime) -> Handoff:

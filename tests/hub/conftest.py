@@ -100,7 +100,7 @@ class RecordingSender:
         self.sent.append((recipient_id, messages))
 
     async def close(self) -> None:
-        pass
+        """Nothing to release: the fake sender holds no connections."""
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import re
-import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Optional
 
@@ -17,9 +15,7 @@ import pytest
 import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from channels.telegram.channel import SECRET_HEADER, TelegramInput
@@ -27,11 +23,10 @@ from channels.telegram.outbox import OutboxTuning
 from channels.telegram.runtime import Tuning
 from channels.telegram.worker import WorkerTuning
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
+from tests.support.postgres import create_pg_database, drop_pg_database
 from tests.support.stack import PROJECT, free_port
 
 SECRET = "test-webhook-secret_0123456789"
-PG_ADMIN_URL = os.environ.get(
-    "RAPPORT_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 FAST = Tuning(
     worker=WorkerTuning(lease_s=5.0, poll_s=0.1, retry_delays_s=(0.1, 0.2), settle_s=0.3),
     outbox=OutboxTuning(lease_s=5.0, poll_s=0.1, backoff_s=0.1),
@@ -193,21 +188,10 @@ async def channel(start_channel: Callable[..., Awaitable[ChannelServer]], settin
 
 
 @pytest.fixture(scope="session")
-def pg_telegram_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for the session (skips when the server is unreachable)."""
-    admin = create_engine(PG_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+def pg_telegram_url(pg_admin: Engine) -> Iterator[str]:
+    """A fresh PostgreSQL database for the session, dropped at the end."""
+    url = create_pg_database(pg_admin, "rapport_telegram_test")
     try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error.orig}")
-    name = f"rapport_telegram_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_pg_database(pg_admin, url)

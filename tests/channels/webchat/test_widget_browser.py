@@ -226,8 +226,7 @@ async def test_a_conversation_in_the_widget(stack: Stack, browser: Any,
 
 
 async def test_rest_gives_the_same_answers(stack: Stack, transcripts: dict) -> None:
-    if "widget" not in transcripts:
-        pytest.skip("needs the widget conversation (test_a_conversation_in_the_widget)")
+    assert "widget" in transcripts, "runs after test_a_conversation_in_the_widget, which records it"
     # The complaint is recorded in the CRM; a second one would count as a repeat complaint.
     _copy_sqlite(_crm_file(stack).parent / "crm-seeded.db", _crm_file(stack))
     patterns, sender = response_patterns(), "webchat-parity-rest"
