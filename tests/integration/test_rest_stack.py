@@ -7,11 +7,14 @@ cause a 500 or a dead server, and Rasa's API closed without a JWT.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.stack import Stack, http, rasa_api_headers, stack_env, texts
+from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env, texts
 
 pytestmark = pytest.mark.integration
 
@@ -49,8 +52,23 @@ def test_a_conversation_continues_after_a_restart(stack: Stack):
     status, tracker = http("GET", f"{stack.rasa_url}/conversations/restart-1/tracker",
                            headers=rasa_api_headers())
     assert status == 200
-    user_texts = [e["text"] for e in tracker["events"] if e["event"] == "user"]
-    assert user_texts[:4] == ["hi", "where is my order?", "RP-100001", "ada@example.com"]
+    users = [e for e in tracker["events"] if e["event"] == "user"]
+    assert [e["text"] for e in users][:4] == ["hi", "where is my order?", "RP-100001",
+                                             "ada@example.com"]
+    # Every parsed message carries its sentiment into the tracker.
+    assert all(e["parse_data"]["sentiment"]["label"] in ("positive", "neutral", "negative")
+               for e in users)
+
+
+def test_rapport_chat_talks_to_the_running_bot(stack: Stack):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--sender", "terminal-test"],
+        input="hi\nwhat payment methods do you take?\n", capture_output=True, text=True,
+        timeout=120, cwd=PROJECT, env={**os.environ, **stack.env},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bot> Hi" in result.stdout or "bot> Hello" in result.stdout
+    assert "PayPal" in result.stdout
 
 
 def test_rasa_api_needs_a_jwt(stack: Stack):
