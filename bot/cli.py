@@ -215,20 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live next to their concern (crm, agent, telegram)."""
-    registrars = []
-    try:
-        from bot.crm.cli import add_crm_commands
-
-        registrars.append(add_crm_commands)
-    except ImportError:  # the CRM package is optional in a trimmed install
-        pass
+    from bot.crm.cli import add_crm_commands
     from bot.handoff.cli import add_agent_commands
-
-    registrars.append(add_agent_commands)
     from bot.telegram_cli import add_telegram_commands
 
-    registrars.append(add_telegram_commands)
-    return registrars
+    return [add_crm_commands, add_agent_commands, add_telegram_commands]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

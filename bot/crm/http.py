@@ -37,6 +37,7 @@ retried: a slow CRM should not make the customer wait twice.
 
 from __future__ import annotations
 
+import contextlib
 import asyncio
 import json
 import logging
@@ -263,13 +264,11 @@ async def _json_or_none(response: aiohttp.ClientResponse) -> Any:
 async def _error_for(response: aiohttp.ClientResponse) -> CrmError:
     status = response.status
     code, message = "", ""
-    try:
-        data = json.loads(await response.text())
+    with contextlib.suppress(ValueError, UnicodeDecodeError, aiohttp.ClientError):
+        data = json.loads(await response.text())  # an error body is optional
         if isinstance(data, dict):
             code = str(data.get("error") or "")
             message = clean_text(data.get("message") or "", 300)
-    except (ValueError, UnicodeDecodeError, aiohttp.ClientError):
-        pass
     if status == 404:
         if code in NOT_FOUND_ERRORS:
             return NOT_FOUND_ERRORS[code](message or code.replace("_", " "))

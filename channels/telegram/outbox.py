@@ -22,7 +22,7 @@ from telegram.error import TelegramError
 
 from channels.telegram.api import LATER, PERMANENT, BotApi, classify
 from channels.telegram.store import OutboxRow, StoreUnavailable, TelegramStore
-from channels.telegram.wakeup import Wakeup
+from channels.telegram.wakeup import ChatTasks, Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class OutboxDelivery:
         self.owner = owner
         self.tuning = tuning
         self._wake = Wakeup()
-        self._chats: dict[str, asyncio.Task] = {}
+        self._chats = ChatTasks(self._wake)
 
     def wake(self) -> None:
         self._wake.set()
@@ -58,9 +58,7 @@ class OutboxDelivery:
                 await self._start_chats()
                 await self._wake.sleep(self.tuning.poll_s)
         finally:
-            for task in list(self._chats.values()):
-                task.cancel()
-            await asyncio.gather(*self._chats.values(), return_exceptions=True)
+            await self._chats.cancel_all()
 
     async def _start_chats(self) -> None:
         try:
@@ -70,13 +68,7 @@ class OutboxDelivery:
             return
         for chat_id in chat_ids:
             if chat_id not in self._chats:
-                task = asyncio.create_task(self._deliver_chat(chat_id))
-                self._chats[chat_id] = task
-                task.add_done_callback(lambda _, c=chat_id: self._finished(c))
-
-    def _finished(self, chat_id: str) -> None:
-        self._chats.pop(chat_id, None)
-        self.wake()  # rows may have been queued for this chat meanwhile
+                self._chats.start(chat_id, self._deliver_chat(chat_id))
 
     async def _deliver_chat(self, chat_id: str) -> None:
         try:

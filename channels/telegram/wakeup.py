@@ -7,6 +7,7 @@ arriving as the event is set (bpo-42130), and a loop stopped that way runs forev
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Coroutine
 
 
 class Wakeup:
@@ -24,3 +25,28 @@ class Wakeup:
         finally:
             waiter.cancel()
         self._event.clear()
+
+
+class ChatTasks:
+    """One task per chat at a time; when one ends the loop is woken (more may have arrived)."""
+
+    def __init__(self, wakeup: Wakeup) -> None:
+        self._wakeup = wakeup
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    def __contains__(self, chat_id: str) -> bool:
+        return chat_id in self._tasks
+
+    def start(self, chat_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks[chat_id] = task
+        task.add_done_callback(lambda _, c=chat_id: self._finished(c))
+
+    def _finished(self, chat_id: str) -> None:
+        self._tasks.pop(chat_id, None)
+        self._wakeup.set()
+
+    async def cancel_all(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -22,7 +22,7 @@ from telegram.error import TelegramError
 from channels.telegram.api import PERMANENT, classify
 from channels.telegram.rendering import Rendered, render
 from channels.telegram.store import StoredUpdate, StoreUnavailable, TelegramStore
-from channels.telegram.wakeup import Wakeup
+from channels.telegram.wakeup import ChatTasks, Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class UpdateWorker:
         self.on_queued = on_queued
         self.ready = ready
         self._wake = Wakeup()
-        self._chats: dict[str, asyncio.Task] = {}
+        self._chats = ChatTasks(self._wake)
 
     def wake(self) -> None:
         self._wake.set()
@@ -77,9 +77,7 @@ class UpdateWorker:
                     await self._claim_chats()
                 await self._wake.sleep(self.tuning.poll_s)
         finally:
-            for task in list(self._chats.values()):
-                task.cancel()
-            await asyncio.gather(*self._chats.values(), return_exceptions=True)
+            await self._chats.cancel_all()
 
     async def _claim_chats(self) -> None:
         now = time.time()
@@ -89,15 +87,9 @@ class UpdateWorker:
                 if chat_id in self._chats:
                     continue
                 if await self.store.claim_chat(chat_id, self.owner, self.tuning.lease_s, now):
-                    task = asyncio.create_task(self._work_on(chat_id))
-                    self._chats[chat_id] = task
-                    task.add_done_callback(lambda _, c=chat_id: self._finished(c))
+                    self._chats.start(chat_id, self._work_on(chat_id))
         except StoreUnavailable as error:
             logger.warning("telegram: cannot look for updates to process: %s", error)
-
-    def _finished(self, chat_id: str) -> None:
-        self._chats.pop(chat_id, None)
-        self.wake()  # more may have arrived for this chat meanwhile
 
     async def _work_on(self, chat_id: str) -> None:
         heartbeat = asyncio.create_task(self._renew(chat_id))
@@ -118,7 +110,7 @@ class UpdateWorker:
             try:
                 await self.store.release_chat(chat_id, self.owner)
             except StoreUnavailable:
-                pass  # the lease expires by itself
+                logger.info("telegram: chat %s not released; its lease expires by itself", chat_id)
 
     async def _settled(self, stored: StoredUpdate) -> bool:
         """False while an earlier update of the chat may still be arriving (after a pause)."""

@@ -27,6 +27,7 @@ one per open widget); writes from this process wake them at once.
 
 from __future__ import annotations
 
+import contextlib
 import asyncio
 import logging
 import re
@@ -111,11 +112,12 @@ class HistoryWatcher:
             self._task = asyncio.create_task(self._watch())
         event = asyncio.Event()
         self._waiters.setdefault(conversation_id, set()).add(event)
+        waiter = asyncio.ensure_future(event.wait())
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
+            # asyncio.wait, not wait_for: on Python 3.10 wait_for can swallow a cancellation
+            await asyncio.wait({waiter}, timeout=timeout)
         finally:
+            waiter.cancel()
             waiting = self._waiters.get(conversation_id)
             if waiting is not None:
                 waiting.discard(event)
@@ -148,10 +150,8 @@ class HistoryWatcher:
                 event.set()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
 
 class WebChatOutput(CollectingOutputChannel):

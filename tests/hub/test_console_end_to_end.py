@@ -32,13 +32,11 @@ from tests.channels.telegram.conftest import SECRET, fake_api  # noqa: F401 (fix
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.channels.telegram.updates import callback_update, text_update
 from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env
+from tests.support.browser import chromium, require_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 ARTIFACTS = PROJECT / "test-artifacts" / "console"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 AGENT, PASSWORD = "Sam", "correct horse battery staple"
 LIVE_MS = 1_000  # "within a second"
 WAIT_MS = 30_000
@@ -57,8 +55,7 @@ WIDGET_LOG = """() => Array.from(document.querySelector('#rapport-webchat').shad
 @pytest.fixture(scope="module")
 def stack(trained_model: Path, test_var_dir: Path, fake_api: FakeBotApi,  # noqa: F811
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     db_dir = tmp_path_factory.mktemp("console-stack")
     env = stack_env(test_var_dir, db_dir, RAPPORT_TELEGRAM_TOKEN=TOKEN,
                     RAPPORT_TELEGRAM_WEBHOOK_SECRET=SECRET,
@@ -79,14 +76,8 @@ def stack(trained_model: Path, test_var_dir: Path, fake_api: FakeBotApi,  # noqa
 
 @pytest_asyncio.fixture(scope="module")
 async def browser(stack: Stack) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                    args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
+    async with chromium(ARTIFACTS) as launched:
+        yield launched
 
 
 def page_errors(page: Any) -> list[str]:

@@ -151,7 +151,7 @@ async def queue_stream(request: web.Request) -> web.StreamResponse:
                 _drain(subscription)
                 await push()
     except (ConnectionResetError, asyncio.CancelledError):
-        pass
+        log.debug("queue stream for %s closed by the browser or shutdown", stream.agent.name)
     except StoreUnavailable as error:
         log.warning("queue stream for %s ended: %s", stream.agent.name, error)
     finally:
@@ -226,7 +226,8 @@ async def conversation_stream(request: web.Request) -> web.StreamResponse:
                 if not await push_panel():
                     break
     except (ConnectionResetError, asyncio.CancelledError):
-        pass
+        log.debug("conversation stream for %s closed by the browser or shutdown",
+                  stream.agent.name)
     except StoreUnavailable as error:
         log.warning("conversation stream for %s ended: %s", stream.agent.name, error)
     finally:

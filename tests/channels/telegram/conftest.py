@@ -3,6 +3,7 @@ real Sanic server whose Rasa is a scripted `on_new_message`."""
 
 from __future__ import annotations
 
+import contextlib
 import asyncio
 import itertools
 import json
@@ -120,10 +121,9 @@ class ChannelServer:
         if self._server:
             await asyncio.wait_for(self._server.before_stop(), 30)  # the runtime stops here
             self._server.close()
-            try:  # a client's keep-alive connection must not hold up the test run
+            # a client's keep-alive connection must not hold up the test run
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
-            except asyncio.TimeoutError:
-                pass
             await self._server.after_stop()
             self._server = None
 

@@ -23,14 +23,12 @@ from bot.settings import Settings
 from channels.webchat.outbox import OutboxSender
 from tests.conftest import TEST_EPOCH_SCALE
 from tests.support.stack import Stack, http, stack_env, texts
+from tests.support.browser import chromium, require_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 PROJECT = Path(__file__).resolve().parents[3]
 ARTIFACTS = PROJECT / "test-artifacts" / "webchat"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ANSWER_TIMEOUT_MS = 60_000
 
 CONVERSATION = [  # (what the customer types or clicks, a response the bot must give)
@@ -60,8 +58,7 @@ FOCUSED = """() => { const r = document.querySelector('#rapport-webchat').shadow
 @pytest.fixture(scope="module")
 def stack(trained_model: Path, test_var_dir: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    require_chromium()
     db_dir = tmp_path_factory.mktemp("webchat-stack")
     stack = Stack(stack_env(test_var_dir, db_dir, RAPPORT_TRAIN_EPOCHS_SCALE=TEST_EPOCH_SCALE),
                   db_dir / "rapport-run.log")
@@ -89,14 +86,8 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 
 @pytest_asyncio.fixture(scope="module")
 async def browser(stack: Stack) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                    args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
+    async with chromium(ARTIFACTS) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
