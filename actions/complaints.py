@@ -15,7 +15,7 @@ from rasa_sdk.types import DomainDict
 from actions import services
 from actions.handoff import hand_off
 from actions.identity import VerifiedOrderForm, channel_of, unverified_events
-from bot.complaints import (
+from bot.complaints.recovery import (
     ComplaintReport, euros, most_negative, resolve_complaint, settle_remedy,
 )
 from bot.crm.interface import CrmError, OrderNotFound

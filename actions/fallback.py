@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.fallback import fallback_response
+from bot.conversation.fallback import fallback_response
 
 
 def user_intents(tracker: Tracker) -> List[str]:

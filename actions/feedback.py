@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services
 from actions.identity import channel_of
 from bot.crm.interface import CrmError
-from bot.feedback import parse_rating
+from bot.conversation.feedback import parse_rating
 
 logger = logging.getLogger(__name__)
 

@@ -20,25 +20,25 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.identity import channel_of
-from bot.handoff.desk import Desk, HandoffRequest, NoAgent, Queued
+from bot.handoff.intake import HandoffIntake, HandoffRequest, NoAgent, Queued
 from bot.handoff.priority import describe_wait
-from bot.handoff.schema import StoreUnavailable
+from bot.handoff.tables import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 PUBLIC_INTENT = "threaten_public"
-_desk: Optional[Desk] = None
+_desk: Optional[HandoffIntake] = None
 
 
-def desk() -> Desk:
+def desk() -> HandoffIntake:
     """The handoff desk on the hub database, built on first use."""
     global _desk
     if _desk is None:
-        _desk = Desk.from_settings(services.settings())
+        _desk = HandoffIntake.from_settings(services.settings())
     return _desk
 
 
-def use_desk(replacement: Optional[Desk]) -> None:
+def use_desk(replacement: Optional[HandoffIntake]) -> None:
     """Replace the desk (tests); None rebuilds it from the settings on next use."""
     global _desk
     _desk = replacement

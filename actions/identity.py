@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from bot.crm.interface import CrmUnavailable
-from bot.identity import parse_contact, parse_order_number, verify_customer
+from bot.conversation.identity import parse_contact, parse_order_number, verify_customer
 
 logger = logging.getLogger(__name__)
 

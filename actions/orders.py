@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services
 from actions.identity import channel_of, unverified_events
 from bot.crm.interface import CrmUnavailable, OrderNotFound
-from bot.order_status import describe_order
+from bot.conversation.order_status import describe_order
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ class Services:
     settings: Settings
     crm: Optional[Crm] = None
     brand: Optional[Brand] = None
-    policy: Any = None  # bot.resolution.ResolutionPolicy
+    policy: Any = None  # bot.complaints.policy.ResolutionPolicy
     today: Optional[Callable[[], date]] = None
 
 
@@ -63,7 +63,7 @@ def crm() -> Crm:
 def policy() -> Any:
     services = current()
     if services.policy is None:
-        from bot.resolution import load_policy
+        from bot.complaints.policy import load_policy
 
         services.policy = load_policy(
             services.settings.home / "policies" / "resolution.yml",
@@ -73,7 +73,7 @@ def policy() -> Any:
 
 
 def today() -> date:
-    from bot.order_status import today_in
+    from bot.conversation.order_status import today_in
 
     services = current()
     if services.today is not None:

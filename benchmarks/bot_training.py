@@ -36,9 +36,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from bot.brand import load_brand
-    from bot.nlp_pipeline import build_pipeline
+    from bot.ops.spacy_pipeline import build_pipeline
     from bot.settings import Settings
-    from bot.training import train
+    from bot.ops.training import train
 
     with tempfile.TemporaryDirectory() as var_dir:
         settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": var_dir})

@@ -18,7 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.message_guard import (
+from channels.message_guard import (
     MessageRejected, button_intents, check_metadata, check_sender, check_text,
 )
 from bot.settings import Settings

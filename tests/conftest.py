@@ -20,7 +20,7 @@ from bot.brand import Brand, load_brand
 from bot.settings import Settings
 from tests.support.stack import TEST_EPOCH_SCALE
 
-PROJECT = Path(__file__).resolve().parents[1]
+from tests.support import PROJECT
 # Rasa's training progress bars would flood captured output (and CI logs).
 os.environ.setdefault("TQDM_DISABLE", "1")
 # The seeded CRM's dates are relative to this day (the CRM's 90-day windows use the clock).
@@ -54,7 +54,7 @@ def brand() -> Brand:
 
 @pytest.fixture(scope="session")
 def policy(brand: Brand):
-    from bot.resolution import load_policy
+    from bot.complaints.policy import load_policy
 
     return load_policy(PROJECT / "policies" / "resolution.yml",
                        issue_types=[issue.key for issue in brand.issue_types])
@@ -63,7 +63,7 @@ def policy(brand: Brand):
 @pytest.fixture(scope="session")
 def seeded_crm_template(tmp_path_factory: pytest.TempPathFactory, brand: Brand) -> Path:
     from bot.crm.database import make_engine
-    from bot.crm.schema import upgrade_schema
+    from bot.crm.upgrade import upgrade_schema
     from bot.crm.seed import seed_demo
 
     path = tmp_path_factory.mktemp("seeded-crm") / "crm.db"
@@ -114,8 +114,8 @@ def test_settings(test_var_dir: Path) -> Settings:
 @pytest.fixture(scope="session")
 def trained_model(test_settings: Settings, brand: Brand) -> Path:
     """The bot trained once per session (reused while config, domain and data are unchanged)."""
-    from bot.nlp_pipeline import build_pipeline, is_up_to_date
-    from bot.training import train
+    from bot.ops.spacy_pipeline import build_pipeline, is_up_to_date
+    from bot.ops.training import train
 
     if not is_up_to_date(brand, test_settings.spacy_model_dir):
         build_pipeline(brand, test_settings.spacy_model_dir)

@@ -2,7 +2,7 @@
 
 `make_crm(settings)` gives the configured `Crm`: `SqlCrm` on `settings.crm_url` (default),
 or `HttpCrm` on a brand's API when `crm_backend` is "http". Callers catch the named errors.
-Call `bot.crm.schema.upgrade_schema(settings.crm_url)` once at start-up (or run
+Call `bot.crm.upgrade.upgrade_schema(settings.crm_url)` once at start-up (or run
 `rapport crm upgrade`) before using the SQL backend.
 """
 

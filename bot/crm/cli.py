@@ -1,6 +1,6 @@
 """`rapport crm seed|import|upgrade`: the CRM's commands, added to the main CLI's parser.
 
-`bot.cli` calls `add_crm_commands(subparsers)` and then `args.handler(settings, args)`;
+`bot.ops.cli` calls `add_crm_commands(subparsers)` and then `args.handler(settings, args)`;
 each handler returns an exit code and reports a failure as one line on stderr.
 """
 
@@ -18,7 +18,7 @@ from bot.brand import BrandDataError, load_brand
 from bot.crm.database import make_engine
 from bot.crm.importer import CsvImportError, import_csv
 from bot.crm.interface import CrmError
-from bot.crm.schema import SchemaError, upgrade_schema
+from bot.crm.upgrade import SchemaError, upgrade_schema
 from bot.crm.seed import SeedError, seed_demo
 from bot.settings import Settings
 

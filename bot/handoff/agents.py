@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot.handoff.schema import (
+from bot.handoff.tables import (
     Database, agent_sessions, agents, aware, login_failures, naive, new_id, utcnow,
 )
 

@@ -1,6 +1,6 @@
 """`rapport agent add|passwd|list|disable|enable`: console accounts in the hub database.
 
-`bot.cli` calls `add_agent_commands(subparsers)` and then `args.handler(settings, args)`.
+`bot.ops.cli` calls `add_agent_commands(subparsers)` and then `args.handler(settings, args)`.
 Passwords are typed at a prompt that does not echo (or read from stdin for scripts) and
 are never printed or logged; only their argon2 hash is stored.
 """
@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable, TypeVar
 
 from bot.handoff.agents import MIN_PASSWORD, ROLES, AgentDirectory, AgentError
-from bot.handoff.schema import StoreUnavailable, open_database
+from bot.handoff.tables import StoreUnavailable, open_database
 from bot.settings import Settings
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.handoff.priority import Priority, base_priority, queue_order
 from bot.handoff.records import Handoff, HandoffConflict, HandoffNotFound, NewHandoff, Note
-from bot.handoff.schema import (
+from bot.handoff.tables import (
     Database, agents, aware, handoff_notes, handoffs, naive, new_id, utcnow,
 )
 from bot.handoff.states import (

@@ -18,14 +18,14 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from bot.handoff.agents import AgentDirectory
-from bot.handoff.schema import StoreUnavailable, create_tables, open_database
+from bot.handoff.tables import StoreUnavailable, create_tables, open_database
 from bot.handoff.store import HandoffConflict, HandoffNotFound, HandoffStore
 from bot.hub import keys
 from bot.hub.auth import API_PREFIX, console_guard
 from bot.hub.console_view import install_filters
 from bot.hub.errors import BadRequest, NotAllowed
 from bot.hub.feed import EventFeed
-from bot.hub.handoffs import HandoffDesk, Senders
+from bot.hub.agent_desk import AgentDesk, Senders
 from bot.hub.rasa_api import RasaApi, RasaApiError
 from channels.senders import DeliveryFailed
 
@@ -75,7 +75,7 @@ async def _console_resources(app: web.Application) -> AsyncIterator[None]:
     except Exception as error:  # noqa: BLE001 (no CRM: resolutions stay on the handoff)
         log.warning("console without a CRM: %s", type(error).__name__)
     senders = Senders(settings)
-    desk = HandoffDesk(settings, store, AgentDirectory(db),
+    desk = AgentDesk(settings, store, AgentDirectory(db),
                        RasaApi(app[keys.HTTP], settings.rasa_url, settings.rasa_jwt_secret),
                        senders, crm)
     feed = EventFeed(settings.events_db, store)

@@ -19,7 +19,7 @@ from bot.handoff.priority import Priority
 from bot.handoff.states import ASSIGNED, CALLBACK, WAITING
 from bot.handoff.store import Handoff, Note
 from bot.handoff.transcript import sentiment_summary, turns
-from bot.hub.handoffs import can_act, can_view
+from bot.hub.agent_desk import can_act, can_view
 
 CALLBACKS_SHOWN = 20
 RECENT_SHOWN = 15

@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
 
-from bot.feedback import parse_rating
-from bot.handoff.schema import StoreUnavailable
+from bot.conversation.feedback import parse_rating
+from bot.handoff.tables import StoreUnavailable
 from bot.handoff.store import HandoffConflict, HandoffStore
 from bot.handoff.transcript import is_external
 

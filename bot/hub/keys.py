@@ -8,15 +8,15 @@ from aiohttp import web
 
 from bot.handoff.agents import AgentDirectory
 from bot.hub.feed import EventFeed
-from bot.hub.handoffs import HandoffDesk
+from bot.hub.agent_desk import AgentDesk
 from bot.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 
-# The agent console and the handoff queue (bot.hub.handoffs, bot.hub.feed, bot.hub.auth).
+# The agent console and the handoff queue (bot.hub.agent_desk, bot.hub.feed, bot.hub.auth).
 HUB_SECRET = web.AppKey("hub_secret", str)
 AGENTS = web.AppKey("agents", AgentDirectory)
-HANDOFFS = web.AppKey("handoffs", HandoffDesk)
+HANDOFFS = web.AppKey("handoffs", AgentDesk)
 FEED = web.AppKey("feed", EventFeed)

@@ -1,6 +1,6 @@
 """The hub's client for Rasa's HTTP API: read a conversation, record, pause, resume, trigger.
 
-Rasa's API is on only with a JWT secret (see bot/rasa_server.py); the hub signs short-lived
+Rasa's API is on only with a JWT secret (see bot/ops/rasa_server.py); the hub signs short-lived
 HS256 tokens with the admin role (`requires_auth` in rasa/server.py lets role "admin"
 reach every conversation). No Rasa imports: just HTTP, with explicit timeouts.
 """

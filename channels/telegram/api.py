@@ -1,6 +1,6 @@
 """The Bot API through python-telegram-bot: one `telegram.Bot`, and what its errors mean.
 
-`BotApi.call` makes one rendered call. `classify` sorts the errors the outbox and the hub's
+`BotApi.call` makes one rendered call. `classify_error` sorts the errors the outbox and the hub's
 sender must tell apart: Telegram asking us to wait (429 retry_after), a failure worth trying
 again (network, timeout), and a refusal that will not change (bad request, bot blocked).
 """
@@ -37,7 +37,7 @@ class Failure:
     reason: str
 
 
-def classify(error: TelegramError) -> Failure:
+def classify_error(error: TelegramError) -> Failure:
     if isinstance(error, RetryAfter):
         return Failure(LATER, retry_after_seconds(error), str(error))
     # BadRequest is a NetworkError subclass: test the permanent ones first

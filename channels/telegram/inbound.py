@@ -99,7 +99,7 @@ def is_group(update: telegram.Update) -> bool:
     return chat is not None and chat.type in (telegram.Chat.GROUP, telegram.Chat.SUPERGROUP)
 
 
-def classify(update: telegram.Update, bot: Optional[BotIdentity]) -> Inbound:
+def read_update(update: telegram.Update, bot: Optional[BotIdentity]) -> Inbound:
     if update.callback_query is not None:
         return _button(update.callback_query)
     message = update.message or update.edited_message

@@ -14,7 +14,7 @@ from typing import Awaitable, Callable, Optional
 
 from telegram.error import Conflict, TelegramError
 
-from channels.telegram.api import LATER, BotApi, classify
+from channels.telegram.api import LATER, BotApi, classify_error
 from channels.telegram.inbound import HANDLED_UPDATES
 from channels.telegram.store import StoreUnavailable
 
@@ -49,7 +49,7 @@ class Poller:
                 await asyncio.sleep(self.pause_s)
                 continue
             except TelegramError as error:
-                failure = classify(error)
+                failure = classify_error(error)
                 wait = failure.wait if failure.kind == LATER else self.pause_s
                 logger.warning("telegram: getUpdates failed, retrying in %.0f s: %s",
                                wait, failure.reason)

@@ -20,7 +20,7 @@ from bot.settings import Settings
 from channels.telegram.api import BotApi
 from channels.telegram.inbound import chat_of
 from channels.telegram.leases import new_owner
-from channels.telegram.outbox import OutboxDelivery, OutboxTuning
+from channels.telegram.delivery import OutboxDelivery, OutboxTuning
 from channels.telegram.polling import Poller
 from channels.telegram.rendering import render
 from channels.telegram.store import IGNORED, RECEIVED, TelegramStore

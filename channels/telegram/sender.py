@@ -15,7 +15,7 @@ from telegram.error import TelegramError
 
 from bot.settings import Settings
 from channels.senders import DeliveryFailed
-from channels.telegram.api import LATER, TRANSIENT, BotApi, classify
+from channels.telegram.api import LATER, TRANSIENT, BotApi, classify_error
 from channels.telegram.rendering import ApiCall, render
 from channels.telegram.store import StoreUnavailable, TelegramStore
 
@@ -62,7 +62,7 @@ class TelegramSender:
                 await self.api.call(chat_id, call)
                 return
             except TelegramError as error:
-                failure = classify(error)
+                failure = classify_error(error)
                 if failure.kind == LATER and waited + failure.wait <= self.max_wait_s:
                     logger.info("telegram: Bot API asked to wait %.0f s", failure.wait)
                     await asyncio.sleep(failure.wait)

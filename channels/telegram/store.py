@@ -21,10 +21,10 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.database import make_engine
-from channels.telegram import schema
+from channels.telegram import tables
 from channels.telegram.leases import lease_is_free
 from channels.telegram.rendering import ApiCall, Rendered
-from channels.telegram.schema import buttons, chats, dead_letters, outbox, updates
+from channels.telegram.tables import buttons, chats, dead_letters, outbox, updates
 
 T = TypeVar("T")
 
@@ -83,9 +83,9 @@ class TelegramStore:
             if self._schema_ready:
                 return
             try:
-                schema.metadata.create_all(self._engine, checkfirst=True)
+                tables.metadata.create_all(self._engine, checkfirst=True)
             except SQLAlchemyError:  # another process created a table between check and create
-                schema.metadata.create_all(self._engine, checkfirst=True)
+                tables.metadata.create_all(self._engine, checkfirst=True)
             self._schema_ready = True
 
     def _guarded(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -17,11 +17,11 @@ import telegram
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from bot.message_guard import MessageRejected, button_intents, check_text
+from channels.message_guard import MessageRejected, button_intents, check_text
 from bot.settings import Settings
 from channels.telegram.api import BotApi
 from channels.telegram.inbound import (
-    BUTTON_EXPIRED, BotIdentity, Ignore, Reply, Turn, classify,
+    BUTTON_EXPIRED, BotIdentity, Ignore, Reply, Turn, read_update,
 )
 from channels.telegram.output import TelegramCollector
 from channels.telegram.store import StoredUpdate, TelegramStore
@@ -54,7 +54,7 @@ class TurnRunner:
     async def run(self, stored: StoredUpdate) -> list[dict[str, Any]]:
         update = telegram.Update.de_json(json.loads(stored.payload), None)
         me = await self.api.me()
-        inbound = classify(update, BotIdentity(me.id, me.username or ""))
+        inbound = read_update(update, BotIdentity(me.id, me.username or ""))
         if inbound.callback_query_id:
             await self.api.answer_callback(inbound.callback_query_id)
         if isinstance(inbound, Ignore):

@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from telegram.error import TelegramError
 
-from channels.telegram.api import PERMANENT, classify
+from channels.telegram.api import PERMANENT, classify_error
 from channels.telegram.rendering import Rendered, render
 from channels.telegram.store import StoredUpdate, StoreUnavailable, TelegramStore
 from channels.telegram.wakeup import ChatTasks, Wakeup
@@ -47,7 +47,7 @@ def is_outage(error: Exception) -> bool:
     """The store or the Bot API failing (network, 5xx, 429, bad token), not the update."""
     if isinstance(error, StoreUnavailable):
         return True
-    return isinstance(error, TelegramError) and classify(error).kind != PERMANENT
+    return isinstance(error, TelegramError) and classify_error(error).kind != PERMANENT
 
 
 class UpdateWorker:

@@ -15,7 +15,7 @@ Routes under /webhooks/webchat/ (credentials.yml: `channels.webchat.WebChatInput
 
 Every message: {"id", "role": customer|bot|agent, "agent", "timestamp", "text"?, "buttons"?,
 "image"?, ...}. CORS: only RAPPORT_WEBCHAT_ORIGINS, exactly; other origins get 403. Input goes
-through `bot.message_guard` like every channel; errors are JSON 4xx, or 503 if the store or
+through `channels.message_guard` like every channel; errors are JSON 4xx, or 503 if the store or
 Rasa fails, never a 500.
 
 Long-polling, not short polling: an agent's message reaches the customer within about a
@@ -42,7 +42,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.message_guard import MessageRejected, button_intents, check_text
+from channels.message_guard import MessageRejected, button_intents, check_text
 from bot.settings import Settings
 from channels.rest import parse_json_body
 from channels.senders import DeliveryFailed

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.database import make_engine
-from bot.message_guard import MessageRejected, check_sender
+from channels.message_guard import MessageRejected, check_sender
 from bot.settings import Settings
 from channels.senders import DeliveryFailed
 

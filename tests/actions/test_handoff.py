@@ -14,8 +14,8 @@ from actions.handoff import (
     ActionHandoff, ActionHandoffCallback, ActionHandoffDeclined, ActionHandoffResolved,
     ActionSessionStart,
 )
-from bot.handoff.desk import Desk
-from bot.handoff.schema import StoreUnavailable, open_database
+from bot.handoff.intake import HandoffIntake
+from bot.handoff.tables import StoreUnavailable, open_database
 from bot.handoff.states import CALLBACK, WAITING
 from bot.settings import Settings
 from tests.conftest import PROJECT, TODAY
@@ -31,7 +31,7 @@ PASSWORD = "correct horse battery"
 async def desk(tmp_path, crm, brand, policy):
     services.use(services.Services(settings=Settings.from_env({"RAPPORT_HOME": str(PROJECT)}),
                                    crm=crm, brand=brand, policy=policy, today=lambda: TODAY))
-    desk = Desk(open_database(f"sqlite:///{tmp_path / 'hub.db'}"),
+    desk = HandoffIntake(open_database(f"sqlite:///{tmp_path / 'hub.db'}"),
                 presence=timedelta(minutes=1), max_wait=timedelta(minutes=5))
     handoff_actions.use_desk(desk)
     yield desk

@@ -62,7 +62,7 @@ def test_a_conversation_continues_after_a_restart(stack: Stack):
 
 def test_rapport_chat_talks_to_the_running_bot(stack: Stack):
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--sender", "terminal-test"],
+        [sys.executable, "-m", "bot.ops.cli", "chat", "--sender", "terminal-test"],
         input="hi\nwhat payment methods do you take?\n", capture_output=True, text=True,
         timeout=120, cwd=PROJECT, env={**os.environ, **stack.env},
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.support import PROJECT
 TEST_EPOCH_SCALE = "0.5"  # tests train faster; tests/conftest.py trains with the same scale
 TEST_JWT_SECRET = "rapport-test-jwt-secret"  # so tests can call Rasa's API as the hub does
 
@@ -69,7 +69,7 @@ class Stack:
         offset = len(self.log())
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"], cwd=PROJECT, env={**os.environ, **self.env},
+            [sys.executable, "-m", "bot.ops.cli", "run"], cwd=PROJECT, env={**os.environ, **self.env},
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 from rasa_sdk import Tracker
 
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.support import PROJECT
 DOMAIN: dict = yaml.safe_load((PROJECT / "domain.yml").read_text())
 
 

@@ -1,4 +1,4 @@
-"""Alembic environment for the CRM schema; `bot.crm.schema` builds the config in code."""
+"""Alembic environment for the CRM schema; `bot.crm.upgrade` builds the config in code."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Actions answer JSON to the page's script (`Accept: application/json`) and a redirect to a
 plain form post, so the console also works without JavaScript. Sessions and CSRF are
 checked before any of this runs (`bot.hub.auth.console_guard`); who may do what to which
-handoff is `bot.hub.handoffs`.
+handoff is `bot.hub.agent_desk`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from bot.handoff.canned import CannedResponsesError, load_canned
-from bot.handoff.schema import utcnow
+from bot.handoff.tables import utcnow
 from bot.handoff.store import Handoff
 from bot.handoff.transcript import turns
 from bot.hub import keys

@@ -22,14 +22,14 @@ from typing import Any, Optional
 
 from aiohttp import web
 
-from bot.handoff.schema import StoreUnavailable
+from bot.handoff.tables import StoreUnavailable
 from bot.handoff.store import Handoff, HandoffNotFound
 from bot.handoff.transcript import turns
 from bot.hub import auth, keys
 from bot.hub.auth import SESSION_KEY, agent_of
 from bot.hub.console_view import Queue, render_events, render_panel, render_queue
 from bot.hub.feed import messages
-from bot.hub.handoffs import can_view
+from bot.hub.agent_desk import can_view
 from bot.hub.rasa_api import RasaApiError
 from bot.hub.views.console import panel_model, queue_model
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from bot.brand import Brand, load_brand
 from bot.crm.database import make_engine
 from bot.crm.models import metadata
-from bot.crm.schema import upgrade_schema
+from bot.crm.upgrade import upgrade_schema
 from bot.crm.seed import seed_demo
 from bot.crm.http import HttpCrm
 from bot.crm.reference_server import create_crm_api
@@ -31,7 +31,7 @@ from tests.support.postgres import create_pg_database, drop_pg_database
 
 from .helpers import API_TOKEN
 
-PROJECT = Path(__file__).resolve().parents[3]
+from tests.support import PROJECT
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""`rapport crm upgrade|seed|import` through argparse, as bot.cli dispatches them."""
+"""`rapport crm upgrade|seed|import` through argparse, as bot.ops.cli dispatches them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from bot.crm.cli import add_crm_commands
 from bot.settings import Settings
 
-PROJECT = Path(__file__).resolve().parents[3]
+from tests.support import PROJECT
 
 
 def _run(settings: Settings, *argv: str) -> int:

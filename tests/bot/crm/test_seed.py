@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.crm.database import make_engine, make_session_factory
 from bot.crm.models import CaseRow, CustomerRow, OrderRow
-from bot.crm.schema import upgrade_schema
+from bot.crm.upgrade import upgrade_schema
 from bot.crm.seed import SeedError, seed_demo
 from bot.crm.sql import SqlCrm
 from bot.crm.validation import ORDER_NUMBER_RE

@@ -16,7 +16,7 @@ import pytest_asyncio
 from sqlalchemy.engine import Engine
 
 from bot.handoff.agents import AgentDirectory
-from bot.handoff.schema import Database, create_tables, metadata, open_database
+from bot.handoff.tables import Database, create_tables, metadata, open_database
 from bot.handoff.store import HandoffStore
 from tests.support.passwords import fast_password_hashing  # noqa: F401 (autouse)
 from tests.support.postgres import create_pg_database, drop_pg_database

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.handoff.agents import AgentError, hash_password, password_matches, token_hash
 from bot.handoff.agents import _hasher as REAL_HASHER  # before the tests swap in a fast one
-from bot.handoff.schema import agent_sessions, agents
+from bot.handoff.tables import agent_sessions, agents
 
 PASSWORD = "correct horse battery"
 HOUR = timedelta(hours=1)

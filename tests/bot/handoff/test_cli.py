@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bot import cli
+from bot.ops import cli
 
 PASSWORD = "correct horse battery"
 

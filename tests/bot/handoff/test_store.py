@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.handoff.priority import Factors
-from bot.handoff.schema import open_database
+from bot.handoff.tables import open_database
 from bot.handoff.states import ABANDONED, ASSIGNED, CALLBACK, RESOLVED, WAITING
 from bot.handoff.store import HandoffConflict, HandoffNotFound, HandoffStore, NewHandoff
 

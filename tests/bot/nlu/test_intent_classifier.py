@@ -25,7 +25,7 @@ from bot.nlu.calibration import (
 )
 from bot.nlu.intent_classifier import SparseMlpIntentClassifier
 
-PROJECT = Path(__file__).resolve().parents[3]
+from tests.support import PROJECT
 
 EXAMPLES: Dict[str, List[str]] = {
     "greet": ["hi", "hello", "hello there", "hey", "good morning", "good evening", "hi there",

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from channels.telegram.channel import SECRET_HEADER, TelegramInput
-from channels.telegram.outbox import OutboxTuning
+from channels.telegram.delivery import OutboxTuning
 from channels.telegram.runtime import Tuning
 from channels.telegram.worker import WorkerTuning
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from bot.telegram_cli import add_telegram_commands
+from channels.telegram.cli import add_telegram_commands
 from tests.channels.telegram.conftest import telegram_settings
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.support.stack import PROJECT, free_port
@@ -110,7 +110,7 @@ def test_the_commands_are_part_of_rapport(tmp_path: Path, fake: FakeBotApi) -> N
     env = {**os.environ, "RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(tmp_path),
            "RAPPORT_TELEGRAM_TOKEN": TOKEN, "RAPPORT_TELEGRAM_API_URL": fake.base_url}
 
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "telegram", "info"], cwd=PROJECT,
+    done = subprocess.run([sys.executable, "-m", "bot.ops.cli", "telegram", "info"], cwd=PROJECT,
                           env=env, capture_output=True, text=True, timeout=120)
 
     assert done.returncode == 0, done.stderr

@@ -23,7 +23,7 @@ from channels.webchat.outbox import WebChatStore
 from tests.support.postgres import create_pg_database, drop_pg_database
 from tests.support.stack import free_port
 
-PROJECT = Path(__file__).resolve().parents[3]
+from tests.support import PROJECT
 SHOP = "http://shop.example"
 
 

@@ -8,7 +8,7 @@ from bot.hub.app import create_app
 from bot.settings import Settings
 from channels.webchat import STATIC_DIR
 
-PROJECT = Path(__file__).resolve().parents[3]
+from tests.support import PROJECT
 
 
 def hub_settings(tmp_path: Path, **env: str) -> Settings:

@@ -24,10 +24,10 @@ from channels.webchat.outbox import OutboxSender
 from tests.conftest import TEST_EPOCH_SCALE
 from tests.support.stack import Stack, http, stack_env, texts
 from tests.support.browser import chromium, require_chromium
+from tests.support import PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-PROJECT = Path(__file__).resolve().parents[3]
 ARTIFACTS = PROJECT / "test-artifacts" / "webchat"
 ANSWER_TIMEOUT_MS = 60_000
 

@@ -1,0 +1,150 @@
+"""A complaint from report to remedy: facts, severity, the policy's decision, the case.
+
+`resolve_complaint` looks the order and customer up, scores severity, asks the brand's
+policy what to offer, records the case (with severity and its reasons) and the first offer,
+and says how to apologise. Accepting or declining an offer is `settle_remedy`. No Rasa here:
+the complaint actions turn these results into responses and events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable, Optional
+
+from bot.brand import Brand
+from bot.crm.interface import Case, Crm, NewCase, Offer, Order
+from bot.conversation.order_status import days_late
+from bot.complaints.policy import Decision, Remedy, ResolutionPolicy
+from bot.complaints.severity import ComplaintFacts, Severity
+
+# Brand warranty years by product category; `default` for everything else.
+WARRANTY_KEY_DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class ComplaintReport:
+    """What the customer told us, as collected by the complaint form."""
+
+    conversation_id: str
+    channel: str
+    customer_id: str
+    order_number: str
+    issue_type: str
+    description: str
+    texts: tuple[str, ...]  # the customer's messages in this complaint
+    sentiment: float  # the most negative VADER compound among them
+    threatened_public: bool = False
+    insulted: bool = False
+    amount_mentioned: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class ComplaintOutcome:
+    case: Case
+    severity: Severity
+    decision: Decision
+    offer: Optional[Offer]  # the remedy offered now (None: a person takes over)
+    remedy: Optional[Remedy]
+
+    @property
+    def needs_human(self) -> bool:
+        return self.decision.handoff or self.offer is None
+
+
+def within_warranty(order: Order, brand: Brand, today: date) -> Optional[bool]:
+    """Is every item on the order still under the brand's warranty? None if unknown."""
+    years_by_category = brand.profile.get("warranty_years") or {}
+    if not order.lines or not years_by_category:
+        return None
+    categories = {p.sku: p.category for p in brand.products}
+    default = years_by_category.get(WARRANTY_KEY_DEFAULT, 2)
+    shortest = min(years_by_category.get(categories.get(line.sku, ""), default)
+                   for line in order.lines)
+    placed = order.placed_at.date()
+    try:
+        expires = placed.replace(year=placed.year + int(shortest))
+    except ValueError:  # 29 February
+        expires = placed.replace(year=placed.year + int(shortest), day=28)
+    return today <= expires
+
+
+def complaint_facts(report: ComplaintReport, order: Order, tier: str, previous_complaints: int,
+                    brand: Brand, today: date) -> ComplaintFacts:
+    disputed = report.amount_mentioned if report.issue_type == "billing_error" else None
+    return ComplaintFacts(
+        issue_type=report.issue_type,
+        order_total=order.total,
+        days_late=days_late(order, today),
+        customer_tier=tier,
+        complaints_last_90_days=previous_complaints,
+        sentiment=max(-1.0, min(1.0, report.sentiment)),
+        texts=report.texts,
+        threatened_public=report.threatened_public,
+        insulted=report.insulted,
+        disputed_amount=disputed,
+        within_warranty=within_warranty(order, brand, today),
+    )
+
+
+async def resolve_complaint(crm: Crm, policy: ResolutionPolicy, brand: Brand,
+                            report: ComplaintReport, today: date) -> ComplaintOutcome:
+    """Record the complaint as a case and make the first offer the policy allows."""
+    order = await crm.get_order(report.order_number)
+    card = await crm.customer_card(report.customer_id)
+    facts = complaint_facts(report, order, card.customer.tier, card.complaints_last_90_days,
+                            brand, today)
+    severity = policy.severity_of(facts)
+    decision = policy.decide(facts, severity)
+    status = "needs_human" if decision.handoff or not decision.remedies else "offered"
+    case = await crm.open_case(NewCase(
+        customer_id=report.customer_id, order_number=order.number, category=report.issue_type,
+        severity=severity.level, severity_score=severity.score,
+        severity_reasons=severity.reasons + tuple(f"handoff: {r}" for r in decision.handoff_reasons),
+        description=report.description[:2000], status=status,
+    ))
+    offer = remedy = None
+    if not decision.handoff and decision.remedies:
+        remedy = decision.remedies[0]
+        offer = await crm.make_offer(case.id, remedy.kind, remedy.amount)
+    await crm.add_interaction(
+        report.customer_id, report.channel, "complaint",
+        f"Complaint {case.id} about {order.number}: {brand.issue_label(report.issue_type)}, "
+        f"severity {severity.level}" + (f", offered {remedy.summary}" if remedy else ", to a person"),
+    )
+    return ComplaintOutcome(case, severity, decision, offer, remedy)
+
+
+async def settle_remedy(crm: Crm, case_id: str, offer_id: str, accepted: bool,
+                        customer_id: Optional[str], channel: str) -> Offer:
+    """Accept (records it: voucher code, refund or replacement on the case) or decline."""
+    offer = await crm.settle_offer(offer_id, accepted)
+    if accepted:
+        await crm.update_case(case_id, status="resolved", resolution=offer_resolution(offer))
+    else:
+        await crm.update_case(case_id, status="needs_human",
+                              resolution=f"customer declined the {offer.kind}")
+    if customer_id:
+        verb = "accepted" if accepted else "declined"
+        await crm.add_interaction(customer_id, channel, f"offer_{verb}",
+                                  f"{verb.capitalize()} {offer_resolution(offer)} on {case_id}")
+    return offer
+
+
+def offer_resolution(offer: Offer) -> str:
+    """The resolution line stored on the case, e.g. 'voucher LO-7KX… (€10.00)'."""
+    if offer.kind == "voucher":
+        return f"voucher {offer.voucher_code or '(code pending)'} ({euros(offer.amount)})"
+    if offer.kind == "refund":
+        return f"refund of {euros(offer.amount)}"
+    if offer.kind == "replacement":
+        return "replacement sent"
+    return "callback from customer care"
+
+
+def euros(amount: Optional[float]) -> str:
+    return "an amount to be confirmed" if amount is None else f"€{amount:,.2f}"
+
+
+def most_negative(scores: Iterable[float]) -> float:
+    return min(list(scores) or [0.0])

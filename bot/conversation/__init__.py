@@ -1,0 +1,1 @@
+"""Holding a conversation: who the customer is, their orders, not understanding, feedback."""

@@ -1,0 +1,1 @@
+"""Running Rapport: the CLI, the process supervisor, training and content checks."""

@@ -1,0 +1,245 @@
+"""`rapport`: run, train, chat with and look after a Rapport bot.
+
+Every command turns the errors it can name into one clear line on stderr and a non-zero
+exit code; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from bot.settings import Settings, SettingsError
+
+EXIT_ERROR = 2
+
+
+class CliError(RuntimeError):
+    """A failure the user can act on; printed as one line."""
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --------------------------------------------------------------------------- content checks
+
+def build_spacy_pipeline(settings: Settings, quiet: bool = False) -> None:
+    from bot.brand import load_brand
+    from bot.ops.spacy_pipeline import build_pipeline, is_up_to_date
+
+    brand = load_brand(settings.home / "brand")
+    if is_up_to_date(brand, settings.spacy_model_dir):
+        if not quiet:
+            _say(f"spaCy pipeline is up to date: {settings.spacy_model_dir}")
+        return
+    build_pipeline(brand, settings.spacy_model_dir)
+    _say(f"built spaCy pipeline: {settings.spacy_model_dir}")
+
+
+def cmd_nlp_build(settings: Settings, args: argparse.Namespace) -> int:
+    build_spacy_pipeline(settings, quiet=args.quiet)
+    return 0
+
+
+def cmd_validate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.content_checks import validate_content
+
+    problems = validate_content(settings, rasa_validation=not args.quick)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    _say("content is valid: brand data, YAML files and Rasa's data validation")
+    return 0
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.content_checks import check_yaml_files
+    from bot.ops.training import current_model, train
+
+    check_yaml_files(settings)
+    build_spacy_pipeline(settings, quiet=True)
+    if current_model(settings) and not args.force:
+        _say(f"model is up to date: {current_model(settings)}")
+        return 0
+    _say("training a model for the current content (this takes a minute or two)...")
+    _say(f"trained: {train(settings, force=args.force)}")
+    return 0
+
+
+# --------------------------------------------------------------------------- run
+
+def prepare_crm(settings: Settings) -> None:
+    """Bring the SQL CRM to the newest schema; fill an empty one with the demo data set."""
+    if settings.crm_backend != "sql":
+        return
+    from sqlalchemy import func, select
+
+    from bot.brand import load_brand
+    from bot.database import make_engine
+    from bot.crm.models import CustomerRow
+    from bot.crm.upgrade import upgrade_schema
+    from bot.crm.seed import seed_demo
+
+    upgrade_schema(settings.crm_url)
+    engine = make_engine(settings.crm_url)
+    try:
+        with engine.connect() as connection:
+            customers = connection.scalar(select(func.count()).select_from(CustomerRow.__table__))
+        if not customers:
+            summary = seed_demo(engine, load_brand(settings.home / "brand"))
+            _say(f"the CRM was empty: seeded the demo data set ({summary.customers} customers, "
+                 f"{summary.orders} orders); `rapport crm seed --force` resets it")
+    finally:
+        engine.dispose()
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.content_checks import check_startup_content
+    from bot.ops.supervisor import Service, Supervisor, check_ports_free, python_command
+    from bot.ops.training import current_model, train
+
+    check_startup_content(settings)
+    check_ports_free(settings.host, {"actions": settings.actions_port,
+                                     "rasa": settings.rasa_port, "hub": settings.hub_port})
+    build_spacy_pipeline(settings, quiet=True)
+    prepare_crm(settings)
+    if args.telegram_polling:
+        settings = settings.with_changes(telegram_polling=True)
+    if not settings.rasa_jwt_secret:
+        # A fresh secret per run: Rasa's API is usable by the hub and nobody else.
+        settings = settings.with_changes(rasa_jwt_secret=secrets.token_urlsafe(32))
+    model = current_model(settings)
+    if model is None:
+        _say("no model matches the current config, domain and data: training one now...")
+        model = train(settings)
+    env = settings.child_env()
+    services = [
+        Service("actions", python_command("-m", "bot.ops.cli", "serve", "actions"),
+                f"{settings.actions_url}/health", settings.actions_port, env),
+        Service("rasa", python_command("-m", "bot.ops.cli", "serve", "rasa", "--model", str(model)),
+                f"{settings.rasa_url}/", settings.rasa_port, env),
+        Service("hub", python_command("-m", "bot.ops.cli", "serve", "hub"),
+                f"{settings.hub_url}/health", settings.hub_port, env),
+    ]
+    supervisor = Supervisor(services, settings.host, settings.logs_dir, say=_say)
+    _say(f"starting Rapport (model {model.name})")
+    try:
+        supervisor.start()
+        _say("")
+        _say("Rapport is running:")
+        _say(f"  chat (REST)   POST {settings.rasa_url}/webhooks/rest/webhook")
+        _say(f"  hub           {settings.hub_url}/")
+        _say(f"  web chat demo {settings.hub_url}/demo")
+        _say(f"  agent console {settings.hub_url}/console   (accounts: rapport agent add NAME)")
+        _say(f"  actions       {settings.actions_url}")
+        _say("  talk to it:   rapport chat      stop: Ctrl-C")
+        supervisor.watch()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C during start-up: stop whatever started, below
+    finally:
+        _say("stopping Rapport...")
+        supervisor.stop()
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.service == "rasa":
+        from bot.ops.rasa_server import serve
+
+        if not args.model:
+            raise CliError("serve rasa needs --model PATH")
+        serve(settings, Path(args.model))
+    elif args.service == "actions":
+        from bot.ops.action_server import serve
+
+        serve(settings)
+    else:
+        from bot.hub.app import serve
+
+        serve(settings)
+    return 0
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.ops.terminal_chat import chat
+
+    return chat(settings.rasa_url, sender=args.sender)
+
+
+# --------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rapport", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="train if needed, start all services, stop on Ctrl-C")
+    run.add_argument("--telegram-polling", action="store_true",
+                     help="receive Telegram updates by polling (development, no public URL)")
+    run.set_defaults(handler=cmd_run)
+
+    train = sub.add_parser("train", help="train a model unless one matches the content")
+    train.add_argument("--force", action="store_true", help="train even if a model matches")
+    train.set_defaults(handler=cmd_train)
+
+    chat = sub.add_parser("chat", help="talk to the running bot from the terminal")
+    chat.add_argument("--sender", default=None, help="conversation id (default: a new one)")
+    chat.set_defaults(handler=cmd_chat)
+
+    validate = sub.add_parser("validate", help="check brand data, YAML and training data")
+    validate.add_argument("--quick", action="store_true", help="skip Rasa's data validation")
+    validate.set_defaults(handler=cmd_validate)
+
+    nlp = sub.add_parser("nlp", help="the project's spaCy pipeline")
+    nlp_sub = nlp.add_subparsers(dest="nlp_command", required=True)
+    build = nlp_sub.add_parser("build", help="build var/spacy/en_rapport from brand/")
+    build.add_argument("--quiet", action="store_true")
+    build.set_defaults(handler=cmd_nlp_build)
+
+    serve = sub.add_parser("serve", help="run one service in the foreground (used by run)")
+    serve.add_argument("service", choices=["rasa", "actions", "hub"])
+    serve.add_argument("--model", help="model archive (rasa only)")
+    serve.set_defaults(handler=cmd_serve)
+
+    for register in _plugin_commands():
+        register(sub)
+    return parser
+
+
+def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Command groups that live next to their concern (crm, agent, telegram)."""
+    from bot.crm.cli import add_crm_commands
+    from bot.handoff.cli import add_agent_commands
+    from channels.telegram.cli import add_telegram_commands
+
+    return [add_crm_commands, add_agent_commands, add_telegram_commands]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from bot.brand import BrandDataError
+    from bot.ops.content_checks import ContentError
+    from bot.ops.supervisor import SupervisorError
+    from bot.ops.training import TrainingError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.handler(settings, args)
+    except (CliError, SettingsError, BrandDataError, ContentError, SupervisorError,
+            TrainingError) as error:
+        print(f"rapport: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
