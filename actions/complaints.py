@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from actions import services
 from actions.handoff import hand_off
 from actions.identity import VerifiedOrderForm, channel_of, unverified_events
+from actions.tracker_events import latest, understood, user_events, user_intents
 from bot.complaints.recovery import (
     ComplaintReport, euros, most_negative, resolve_complaint, settle_remedy,
 )
@@ -28,21 +29,17 @@ _AMOUNT = re.compile(r"(\d{1,7}(?:[.,]\d{1,2})?)")
 
 def complaint_messages(tracker: Tracker, limit: int = 12) -> List[Dict[str, Any]]:
     """The customer's messages since the complaint began (the latest `complain`)."""
-    users = [event for event in tracker.events if event.get("event") == "user"]
+    users = user_events(tracker)
     start = 0
     for index, event in enumerate(users):
-        if (event.get("parse_data") or {}).get("intent", {}).get("name") == "complain":
+        if understood(event).intent == "complain":
             start = index
     return users[start:][-limit:]
 
 
-def _intents(events: List[Dict[str, Any]]) -> set[str]:
-    return {(e.get("parse_data") or {}).get("intent", {}).get("name") for e in events}
-
-
 def _amount(events: List[Dict[str, Any]]) -> Optional[float]:
     for event in events:
-        for entity in (event.get("parse_data") or {}).get("entities") or []:
+        for entity in understood(event).entities:
             if entity.get("entity") == "amount":
                 match = _AMOUNT.search(str(entity.get("value", "")))
                 if match:
@@ -52,9 +49,8 @@ def _amount(events: List[Dict[str, Any]]) -> Optional[float]:
 
 def build_report(tracker: Tracker) -> ComplaintReport:
     messages = complaint_messages(tracker)
-    session_users = [e for e in tracker.events if e.get("event") == "user"]
-    sentiments = [((e.get("parse_data") or {}).get("sentiment") or {}).get("compound", 0.0)
-                  for e in messages]
+    intents = user_intents(tracker)
+    sentiments = [understood(e).sentiment for e in messages]
     return ComplaintReport(
         conversation_id=tracker.sender_id,
         channel=channel_of(tracker),
@@ -63,9 +59,9 @@ def build_report(tracker: Tracker) -> ComplaintReport:
         issue_type=tracker.get_slot("issue_type"),
         description=tracker.get_slot("complaint_description") or "",
         texts=tuple(str(e.get("text") or "")[:2000] for e in messages),
-        sentiment=most_negative(float(s) for s in sentiments),
-        threatened_public="threaten_public" in _intents(session_users),
-        insulted="insult" in _intents(session_users),
+        sentiment=most_negative(0.0 if s is None else s for s in sentiments),
+        threatened_public="threaten_public" in intents,
+        insulted="insult" in intents,
         amount_mentioned=_amount(messages),
     )
 
@@ -79,10 +75,8 @@ class ValidateComplaintForm(VerifiedOrderForm):
         """A complaint that already says what happened needs no second telling."""
         if tracker.get_slot("complaint_description"):
             return {}
-        message = tracker.latest_message or {}
-        text = (message.get("text") or "").strip()
-        if (message.get("intent") or {}).get("name") == "complain" \
-                and len(text.split()) >= _MIN_DESCRIPTION_WORDS:
+        text = ((tracker.latest_message or {}).get("text") or "").strip()
+        if latest(tracker).intent == "complain" and len(text.split()) >= _MIN_DESCRIPTION_WORDS:
             return {"complaint_description": text}
         return {}
 
@@ -202,7 +196,7 @@ class ActionConfirmResolution(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         # "yes", and "thanks!" in answer to "does that resolve it?", both mean resolved.
-        resolved = (tracker.latest_message.get("intent") or {}).get("name") in ("affirm", "thank")
+        resolved = latest(tracker).intent in ("affirm", "thank")
         case_id = tracker.get_slot("case_id")
         events: List[EventType] = [SlotSet("pending_question", None)]
         if case_id:

@@ -8,14 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.tracker_events import user_intents
 from bot.conversation.fallback import fallback_response
-
-
-def user_intents(tracker: Tracker) -> List[str]:
-    return [
-        (event.get("parse_data") or {}).get("intent", {}).get("name") or ""
-        for event in tracker.events if event.get("event") == "user"
-    ]
 
 
 class ActionHandleFallback(Action):

@@ -20,9 +20,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.identity import channel_of
+from actions.tracker_events import latest, user_intents
 from bot.handoff.intake import HandoffIntake, HandoffRequest, NoAgent, Queued
 from bot.handoff.priority import describe_wait
-from bot.handoff.tables import StoreUnavailable
+from bot.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,6 @@ def use_desk(replacement: Optional[HandoffIntake]) -> None:
     _desk = replacement
 
 
-def _intents(tracker: Tracker) -> set[str]:
-    return {(e.get("parse_data") or {}).get("intent", {}).get("name")
-            for e in tracker.events if e.get("event") == "user"}
-
-
 def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None,
                     severity: Optional[str] = None) -> HandoffRequest:
     verified = bool(tracker.get_slot("customer_verified"))
@@ -57,7 +53,7 @@ def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None
         events=list(tracker.events), slots=dict(tracker.slots),
         case_id=case_id or (tracker.get_slot("case_id") if verified else None),
         severity=severity,
-        public_risk=PUBLIC_INTENT in _intents(tracker) or "public" in reason.lower(),
+        public_risk=PUBLIC_INTENT in user_intents(tracker) or "public" in reason.lower(),
     )
 
 
@@ -108,7 +104,7 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        intent = latest(tracker).intent
         reason = {"request_human": "customer asked for a person",
                   "threaten_public": "public escalation risk",
                   "affirm": "not understood; customer accepted a person"}.get(intent, "handoff")

@@ -13,8 +13,10 @@ from typing import Any, Optional
 
 import yaml
 
+from bot.errors import ContentError
 
-class BrandDataError(ValueError):
+
+class BrandDataError(ContentError):
     """A brand file is missing or malformed."""
 
 

@@ -11,7 +11,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_HOST | 127.0.0.1 | interface every service binds to |
 | RAPPORT_RASA_PORT | 5005 | Rasa server |
 | RAPPORT_ACTIONS_PORT | 5055 | action server |
-| RAPPORT_HUB_PORT | 8080 | hub (console, dashboard, API) |
+| RAPPORT_HUB_PORT | 8080 | hub (status page, agent console, web chat widget) |
 | RAPPORT_RASA_JWT_SECRET | generated per `rapport run` | enables Rasa's HTTP API, JWT-authenticated |
 | RAPPORT_CRM_BACKEND | sql | `sql` (the CRM database below) or `http` (a brand's CRM API) |
 | RAPPORT_CRM_URL | sqlite:///$VAR/crm.db | CRM database (SQLAlchemy URL) |
@@ -19,7 +19,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_CRM_API_TOKEN | (none) | bearer token for that API (a secret) |
 | RAPPORT_CRM_API_TIMEOUT | 5 | seconds per CRM API request |
 | RAPPORT_CRM_API_RETRIES | 2 | retries of idempotent CRM API requests |
-| RAPPORT_HUB_DB_URL | sqlite:///$VAR/hub.db | exchange log, handoffs, agents |
+| RAPPORT_HUB_DB_URL | sqlite:///$VAR/hub.db | handoffs, agents, web chat messages |
 | RAPPORT_EVENTS_DB | $VAR/events.db | Rasa's SQLite event broker, read by the hub |
 | RAPPORT_TRACKER_DB | $VAR/tracker.db | Rasa's SQLite tracker store |
 | RAPPORT_ENDPOINTS | endpoints.yml | Rasa endpoints file (endpoints.scale.yml to scale out) |
@@ -45,6 +45,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Optional
 
+from bot.errors import RapportError
+
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "")
@@ -66,7 +68,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from error
 
 
-class SettingsError(ValueError):
+class SettingsError(RapportError, ValueError):
     """A setting has a value Rapport cannot use."""
 
 

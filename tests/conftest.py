@@ -62,7 +62,7 @@ def policy(brand: Brand):
 
 @pytest.fixture(scope="session")
 def seeded_crm_template(tmp_path_factory: pytest.TempPathFactory, brand: Brand) -> Path:
-    from bot.crm.database import make_engine
+    from bot.database import make_engine
     from bot.crm.upgrade import upgrade_schema
     from bot.crm.seed import seed_demo
 
@@ -86,7 +86,7 @@ def seeded_crm_url(tmp_path: Path, seeded_crm_template: Path) -> str:
 @pytest_asyncio.fixture
 async def crm(seeded_crm_url: str) -> AsyncIterator:
     """A SqlCrm on a private copy of the seeded demo CRM."""
-    from bot.crm.database import make_engine
+    from bot.database import make_engine
     from bot.crm.sql import SqlCrm
 
     crm = SqlCrm(make_engine(seeded_crm_url), dispose_engine=True)

@@ -18,6 +18,7 @@ import yaml
 
 from bot.complaints.severity import (DEFAULT_WEIGHTS, LEVELS, TIERS, ComplaintFacts, SeverityConfigError,
                           SeverityWeights, weights_with_overrides)
+from bot.errors import ContentError
 
 APOLOGY_LEVELS = ("standard", "sincere", "profound")
 REMEDY_KINDS = ("refund", "replacement", "voucher", "callback")
@@ -31,7 +32,7 @@ _RULE_THEN = ("remedies", "apology", "handoff")
 _ADJUSTMENT_THEN = ("add_remedies", "apology", "handoff", "voucher_multiplier", "prefer")
 
 
-class PolicyError(ValueError):
+class PolicyError(ContentError):
     """The policy file is missing or wrong; `problems` lists every mistake found."""
 
     def __init__(self, path: Path, problems: Iterable[str]) -> None:

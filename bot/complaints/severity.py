@@ -15,6 +15,8 @@ from difflib import get_close_matches
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Optional
 
+from bot.errors import ContentError
+
 LEVELS = ("low", "medium", "high", "critical")
 TIERS = ("standard", "vip")
 SIGNALS = ("public", "social_media", "reviews", "press", "legal", "shouting", "insult")
@@ -103,7 +105,7 @@ class SeverityWeights:
 DEFAULT_WEIGHTS = SeverityWeights()
 
 
-class SeverityConfigError(ValueError):
+class SeverityConfigError(ContentError):
     """Overrides of the weights that do not make sense; `problems` lists each one."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -35,7 +35,7 @@ def make_crm(settings: Any, http_session: Optional[Any] = None) -> Crm:
 
     backend = (getattr(settings, "crm_backend", None) or "sql").lower()
     if backend == "sql":
-        from bot.crm.database import make_engine
+        from bot.database import make_engine
         from bot.crm.sql import SqlCrm
 
         return SqlCrm(make_engine(settings.crm_url), dispose_engine=True)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.brand import BrandDataError, load_brand
-from bot.crm.database import make_engine
+from bot.database import make_engine
 from bot.crm.importer import CsvImportError, import_csv
 from bot.crm.interface import CrmError
 from bot.crm.upgrade import SchemaError, upgrade_schema

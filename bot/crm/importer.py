@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Container, Iterable, Optional
 
 
 from sqlalchemy import select
@@ -39,10 +39,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.crm import csv_format as csvfmt
 from bot.crm.csv_format import PathLike, Row, check
-from bot.crm.database import make_session_factory
 from bot.crm.interface import CrmUnavailable
 from bot.crm.models import CustomerRow, OrderLineRow, OrderRow, ProductRow
-from bot.crm.validation import ORDER_NUMBER_RE, ORDER_STATUSES, TIERS, utcnow
+from bot.crm.validation import ORDER_NUMBER_RE, ORDER_STATUSES, TIERS
+from bot.database import make_session_factory, naive_utcnow
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$")
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$")
@@ -165,15 +165,9 @@ def _customers(rows: list[Row], existing: _Existing, problems: list[str]) -> lis
                                              csvfmt.boolean,
                                               required=False, default=True),
             "created_at": check(row, problems, "created_at", csvfmt.iso_datetime, required=False)
-            or utcnow(),
+            or naive_utcnow(),
         }
-        if cid is not None:
-            if cid in seen:
-                problems.append(f"{row.file}:{row.line}: duplicate customer id {cid!r} "
-                                f"(also on line {seen[cid]})")
-            elif cid in existing.customer_ids:
-                problems.append(f"{row.file}:{row.line}: customer id {cid!r} is already in the CRM")
-            seen.setdefault(cid, row.line)
+        _check_new_key(row, problems, "customer id", cid, seen, existing.customer_ids)
         if len(problems) == before:
             result.append(CustomerRow(id=cid, **values))
     return result
@@ -189,16 +183,23 @@ def _products(rows: list[Row], existing: _Existing, problems: list[str]) -> list
             "category": check(row, problems, "category", csvfmt.text(64)),
             "price": check(row, problems, "price", csvfmt.amount),
         }
-        if sku is not None:
-            if sku in seen:
-                problems.append(f"{row.file}:{row.line}: duplicate sku {sku!r} "
-                                f"(also on line {seen[sku]})")
-            elif sku in existing.product_prices:
-                problems.append(f"{row.file}:{row.line}: sku {sku!r} is already in the CRM")
-            seen.setdefault(sku, row.line)
+        _check_new_key(row, problems, "sku", sku, seen, existing.product_prices)
         if len(problems) == before:
             result.append(ProductRow(sku=sku, **values))
     return result
+
+
+def _check_new_key(row: Row, problems: list[str], what: str, key: Optional[str],
+                   seen: dict[str, int], in_crm: Container[str]) -> None:
+    """Keys must be new: a key seen earlier in the file, or already in the CRM, is a problem."""
+    if key is None:
+        return
+    if key in seen:
+        problems.append(f"{row.file}:{row.line}: duplicate {what} {key!r} "
+                        f"(also on line {seen[key]})")
+    elif key in in_crm:
+        problems.append(f"{row.file}:{row.line}: {what} {key!r} is already in the CRM")
+    seen.setdefault(key, row.line)
 
 
 def _orders(

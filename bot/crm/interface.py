@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Optional, Protocol
 
+from bot.errors import Unavailable
+
 
 class CrmError(Exception):
     """Base class of the CRM errors actions turn into honest answers."""
 
 
-class CrmUnavailable(CrmError):
+class CrmUnavailable(CrmError, Unavailable):
     """The CRM cannot be reached or answered with an error (retry later, or a human)."""
 
 

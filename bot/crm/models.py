@@ -18,8 +18,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import declarative_base, relationship
 
 from bot.crm.validation import (
-    CASE_STATUSES, OFFER_KINDS, OFFER_STATUSES, ORDER_STATUSES, SEVERITIES, TIERS, utcnow,
+    CASE_STATUSES, OFFER_KINDS, OFFER_STATUSES, ORDER_STATUSES, SEVERITIES, TIERS,
 )
+from bot.database import naive_utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -56,7 +57,7 @@ class CustomerRow(Base):
     tier = Column(String(16), nullable=False, default="standard")
     consent_marketing = Column(Boolean, nullable=False, default=False)
     consent_data_processing = Column(Boolean, nullable=False, default=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(DateTime, nullable=False, default=naive_utcnow)
 
 
 class ChannelIdentityRow(Base):
@@ -69,7 +70,7 @@ class ChannelIdentityRow(Base):
     customer_id = Column(
         String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    linked_at = Column(DateTime, nullable=False, default=utcnow)
+    linked_at = Column(DateTime, nullable=False, default=naive_utcnow)
 
 
 class ProductRow(Base):
@@ -148,8 +149,8 @@ class CaseRow(Base):
     resolution = Column(Text)
     resolved = Column(Boolean)
     csat = Column(Integer)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    updated_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(DateTime, nullable=False, default=naive_utcnow)
+    updated_at = Column(DateTime, nullable=False, default=naive_utcnow)
 
 
 class OfferRow(Base):
@@ -167,7 +168,7 @@ class OfferRow(Base):
     amount = Column(Money)
     voucher_code = Column(String(32), unique=True)
     status = Column(String(16), nullable=False, default="offered")
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_at = Column(DateTime, nullable=False, default=naive_utcnow)
     settled_at = Column(DateTime)
 
 
@@ -179,7 +180,7 @@ class InteractionRow(Base):
     customer_id = Column(
         String(32), ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
     )
-    at = Column(DateTime, nullable=False, default=utcnow)
+    at = Column(DateTime, nullable=False, default=naive_utcnow)
     channel = Column(String(32), nullable=False)
     kind = Column(String(32), nullable=False)
     summary = Column(Text, nullable=False)
@@ -201,4 +202,4 @@ class VerificationAttemptRow(Base):
     conversation_id = Column(String(255), nullable=False)
     order_number = Column(String(64), nullable=False)
     succeeded = Column(Boolean, nullable=False)
-    at = Column(DateTime, nullable=False, default=utcnow)
+    at = Column(DateTime, nullable=False, default=naive_utcnow)

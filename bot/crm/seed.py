@@ -41,7 +41,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
 from bot.brand import Brand, Product
-from bot.crm.database import make_session_factory
+from bot.database import make_session_factory
 from bot.crm.models import (
     CaseRow, CustomerRow, InteractionRow, OfferRow, OrderLineRow, OrderRow, ProductRow, metadata,
 )

@@ -9,7 +9,6 @@ Times go in and out as aware UTC datetimes (naive ones are taken to be UTC).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
@@ -22,10 +21,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from bot.crm.database import make_session_factory
 from bot.crm.errors import InvalidRequest, OfferNotFound
 from bot.crm.interface import (
-    Case, CaseNotFound, CrmError, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
+    Case, CaseNotFound, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
     NewCase, Offer, Order, OrderNotFound,
 )
 from bot.crm.models import (
@@ -39,8 +37,9 @@ from bot.crm.validation import (
     CASE_STATUSES, MAX_DESCRIPTION_CHARS, MAX_SUMMARY_CHARS, OFFER_KINDS, OPEN_CASE_STATUSES,
     SEVERITIES, attempt_key, clean_channel_user, clean_key, clean_text,
     naive_utc, normalise_order_number, require_amount, require_category, require_choice,
-    require_csat, require_score, utcnow,
+    require_csat, require_score,
 )
+from bot.database import ThreadedStore, make_session_factory, naive_utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,109 +60,108 @@ def new_voucher_code() -> str:
     )
 
 
-class SqlCrm:
-    """The `Crm` on a SQLAlchemy engine whose schema `upgrade_schema` brought to head."""
+class SqlCrm(ThreadedStore):
+    """The `Crm` on a SQLAlchemy engine whose schema `upgrade_schema` brought to head.
+
+    Alembic owns the schema, so no tables are created here (`metadata` stays None).
+    """
+
+    label = "CRM database"
 
     def __init__(self, engine: Engine, *, dispose_engine: bool = False) -> None:
-        self._engine = engine
+        super().__init__(engine, dispose_engine=dispose_engine)
         self._sessions = make_session_factory(engine)
-        self._dispose_engine = dispose_engine
 
     # -- plumbing ------------------------------------------------------------------------
 
-    async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(self._transaction, work, *args)
-
     def _transaction(self, work: Callable[..., T], *args: Any) -> T:
-        try:
-            with self._sessions.begin() as session:
-                return work(session, *args)
-        except CrmError:
-            raise
-        except SQLAlchemyError as error:
-            log.warning("CRM database error in %s: %s", work.__name__, type(error).__name__)
-            raise CrmUnavailable(f"CRM database error ({type(error).__name__})") from error
+        """Run `work(session, *args)` in one ORM transaction (CrmErrors pass through)."""
+        with self._sessions.begin() as session:
+            return work(session, *args)
+
+    def unavailable(self, error: SQLAlchemyError, work: Callable[..., Any]) -> Exception:
+        log.warning("CRM database error in %s: %s", work.__name__, type(error).__name__)
+        return CrmUnavailable(f"CRM database error ({type(error).__name__})")
 
     # -- orders and customers ------------------------------------------------------------
 
     async def get_order(self, order_number: str) -> Order:
-        return await self._run(_get_order, order_number)
+        return await self.run(_get_order, order_number)
 
     async def get_customer(self, customer_id: str) -> Customer:
-        return await self._run(_get_customer, customer_id)
+        return await self.run(_get_customer, customer_id)
 
     async def customer_card(self, customer_id: str) -> CustomerCard:
-        return await self._run(_customer_card, customer_id)
+        return await self.run(_customer_card, customer_id)
 
     # -- identities and verification -----------------------------------------------------
 
     async def find_identity(self, channel: str, channel_user_id: str) -> Optional[str]:
-        return await self._run(_find_identity, channel, channel_user_id)
+        return await self.run(_find_identity, channel, channel_user_id)
 
     async def link_identity(self, channel: str, channel_user_id: str, customer_id: str) -> None:
-        await self._run(_link_identity, channel, channel_user_id, customer_id)
+        await self.run(_link_identity, channel, channel_user_id, customer_id)
 
     async def count_failed_verifications(
         self, *, conversation_id: Optional[str] = None, order_number: Optional[str] = None,
         since: datetime,
     ) -> int:
-        return await self._run(_count_failed, conversation_id, order_number, since)
+        return await self.run(_count_failed, conversation_id, order_number, since)
 
     async def record_verification_attempt(
         self, *, conversation_id: str, order_number: str, succeeded: bool
     ) -> None:
-        await self._run(_record_attempt, conversation_id, order_number, succeeded)
+        await self.run(_record_attempt, conversation_id, order_number, succeeded)
 
     # -- cases and offers ----------------------------------------------------------------
 
     async def open_case(self, new_case: NewCase) -> Case:
-        return await self._run(_open_case, new_case)
+        return await self.run(_open_case, new_case)
 
     async def get_case(self, case_id: str) -> Case:
-        return await self._run(_get_case, case_id)
+        return await self.run(_get_case, case_id)
 
     async def update_case(
         self, case_id: str, *, status: Optional[str] = None, resolution: Optional[str] = None,
         resolved: Optional[bool] = None, csat: Optional[int] = None,
     ) -> Case:
-        return await self._run(_update_case, case_id, status, resolution, resolved, csat)
+        return await self.run(_update_case, case_id, status, resolution, resolved, csat)
 
     async def make_offer(self, case_id: str, kind: str, amount: Optional[float] = None) -> Offer:
-        return await self._run(_make_offer, case_id, kind, amount)
+        return await self.run(_make_offer, case_id, kind, amount)
 
     async def settle_offer(self, offer_id: str, accepted: bool) -> Offer:
-        return await self._run(_settle_offer, offer_id, accepted)
+        return await self.run(_settle_offer, offer_id, accepted)
 
     async def offers_for_case(self, case_id: str) -> tuple[Offer, ...]:
-        return await self._run(_offers_for_case, case_id)
+        return await self.run(_offers_for_case, case_id)
 
     async def add_interaction(
         self, customer_id: str, channel: str, kind: str, summary: str
     ) -> None:
-        await self._run(_add_interaction, customer_id, channel, kind, summary)
+        await self.run(_add_interaction, customer_id, channel, kind, summary)
 
-    async def close(self) -> None:
-        if self._dispose_engine:
-            await asyncio.to_thread(self._engine.dispose)
 
 
 # -- lookups that raise the named errors ------------------------------------------------
 
 
-def _customer_row(session: Session, customer_id: str) -> CustomerRow:
-    key = clean_key(customer_id)
-    row = session.get(CustomerRow, key) if key else None
+def _row_by_key(session: Session, model: type[T], key: str, missing: CrmError) -> T:
+    """The `model` row whose primary key is `key` (cleaned first), or `missing` raised."""
+    cleaned = clean_key(key)
+    row = session.get(model, cleaned) if cleaned else None
     if row is None:
-        raise CustomerNotFound("no customer with that id")
+        raise missing
     return row
+
+
+def _customer_row(session: Session, customer_id: str) -> CustomerRow:
+    return _row_by_key(session, CustomerRow, customer_id,
+                       CustomerNotFound("no customer with that id"))
 
 
 def _case_row(session: Session, case_id: str) -> CaseRow:
-    key = clean_key(case_id)
-    row = session.get(CaseRow, key) if key else None
-    if row is None:
-        raise CaseNotFound("no case with that id")
-    return row
+    return _row_by_key(session, CaseRow, case_id, CaseNotFound("no case with that id"))
 
 
 def _order_row(session: Session, order_number: str) -> OrderRow:
@@ -207,7 +205,7 @@ def _customer_card(session: Session, customer_id: str) -> CustomerCard:
     complaints = session.scalar(
         select(func.count()).select_from(CaseRow).where(
             CaseRow.customer_id == customer.id,
-            CaseRow.created_at >= utcnow() - COMPLAINT_WINDOW,
+            CaseRow.created_at >= naive_utcnow() - COMPLAINT_WINDOW,
         )
     )
     timeline = session.scalars(
@@ -240,7 +238,7 @@ def _link_identity(session: Session, channel: str, channel_user_id: str, custome
         raise InvalidRequest("channel and channel user id must be short keys")
     customer = _customer_row(session, customer_id)
     values = {"channel": key[0], "channel_user_id": key[1], "customer_id": customer.id,
-              "linked_at": utcnow()}
+              "linked_at": naive_utcnow()}
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         insert = (sqlite if dialect == "sqlite" else postgresql).insert(ChannelIdentityRow)
@@ -285,7 +283,7 @@ def _record_attempt(
 ) -> None:
     session.add(VerificationAttemptRow(
         conversation_id=clean_text(conversation_id, 255), order_number=attempt_key(order_number),
-        succeeded=bool(succeeded), at=utcnow(),
+        succeeded=bool(succeeded), at=naive_utcnow(),
     ))
 
 
@@ -300,7 +298,7 @@ def _open_case(session: Session, new_case: NewCase) -> Case:
             raise InvalidRequest("that order belongs to another customer")
         number = order.number
     reasons = [clean_text(reason, 500) for reason in new_case.severity_reasons]
-    now = utcnow()
+    now = naive_utcnow()
     row = CaseRow(
         id=new_id("CS"), customer_id=customer.id, order_number=number,
         category=require_category(new_case.category),
@@ -331,7 +329,7 @@ def _update_case(
         row.resolved = resolved
     if csat is not None:
         row.csat = require_csat(csat)
-    row.updated_at = utcnow()
+    row.updated_at = naive_utcnow()
     session.flush()
     return case_record(row)
 
@@ -340,7 +338,7 @@ def _make_offer(session: Session, case_id: str, kind: str, amount: Optional[floa
     case = _case_row(session, case_id)
     row = OfferRow(
         id=new_id("OF"), case_id=case.id, kind=require_choice("kind", kind, OFFER_KINDS),
-        amount=require_amount(amount), status="offered", created_at=utcnow(),
+        amount=require_amount(amount), status="offered", created_at=naive_utcnow(),
     )
     session.add(row)
     session.flush()
@@ -359,7 +357,7 @@ def _settle_offer(session: Session, offer_id: str, accepted: bool) -> Offer:
         return offer_record(row)  # settling twice the same way is a no-op
     if row.status != "offered":
         raise InvalidRequest(f"that offer was already {row.status}")
-    row.status, row.settled_at = wanted, utcnow()
+    row.status, row.settled_at = wanted, naive_utcnow()
     if accepted and row.kind == "voucher":
         row.voucher_code = _unused_voucher_code(session)
     session.flush()
@@ -388,6 +386,6 @@ def _add_interaction(
 ) -> None:
     customer = _customer_row(session, customer_id)
     session.add(InteractionRow(
-        customer_id=customer.id, at=utcnow(), channel=clean_text(channel, 32) or "unknown",
+        customer_id=customer.id, at=naive_utcnow(), channel=clean_text(channel, 32) or "unknown",
         kind=clean_text(kind, 32) or "note", summary=clean_text(summary, MAX_SUMMARY_CHARS),
     ))

@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from bot.crm.database import make_engine
+from bot.database import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = 0x52617070  # "Rapp": any constant shared by every Rapport process

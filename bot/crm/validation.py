@@ -116,8 +116,3 @@ def as_utc(moment: datetime) -> datetime:
 def naive_utc(moment: datetime) -> datetime:
     """The naive UTC datetime the database stores."""
     return as_utc(moment).replace(tzinfo=None)
-
-
-def utcnow() -> datetime:
-    """Now, as the naive UTC datetime the database stores."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)

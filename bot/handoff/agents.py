@@ -23,9 +23,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot.handoff.tables import (
-    Database, agent_sessions, agents, aware, login_failures, naive, new_id, utcnow,
-)
+from bot.database import aware, naive, utcnow
+from bot.handoff.tables import Database, agent_sessions, agents, login_failures, new_id
 
 ROLES = ("agent", "analyst", "admin")
 HANDLING_ROLES = ("agent", "admin")  # roles that take handoffs (and count as online)

@@ -9,12 +9,14 @@ from typing import Optional
 
 import yaml
 
+from bot.errors import ContentError
+
 MAX_TITLE = 60
 _NO_NAME = re.compile(r",?[ \t]*\{customer\}")
 MAX_TEXT = 2000
 
 
-class CannedResponsesError(ValueError):
+class CannedResponsesError(ContentError):
     """The canned responses file is broken (the message names the entry)."""
 
 

@@ -15,7 +15,8 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable, TypeVar
 
 from bot.handoff.agents import MIN_PASSWORD, ROLES, AgentDirectory, AgentError
-from bot.handoff.tables import StoreUnavailable, open_database
+from bot.errors import StoreUnavailable
+from bot.handoff.tables import open_database
 from bot.settings import Settings
 
 T = TypeVar("T")

@@ -18,7 +18,8 @@ from bot.crm.serialise import to_json
 from bot.handoff.agents import AgentDirectory
 from bot.handoff.packet import build_packet
 from bot.handoff.priority import Factors, describe_wait, expected_wait_seconds
-from bot.handoff.tables import Database, open_database, utcnow
+from bot.database import utcnow
+from bot.handoff.tables import Database, open_database
 from bot.handoff.states import CALLBACK, WAITING
 from bot.handoff.store import Handoff, HandoffStore, NewHandoff
 from bot.handoff.transcript import customer_sentiments, is_external

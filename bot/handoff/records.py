@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from bot.handoff.priority import Factors, Priority, current_priority
-from bot.handoff.tables import utcnow
+from bot.database import utcnow
 from bot.handoff.states import WAITING, InvalidTransition, is_open
 
 

@@ -17,9 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.handoff.priority import Priority, base_priority, queue_order
 from bot.handoff.records import Handoff, HandoffConflict, HandoffNotFound, NewHandoff, Note
-from bot.handoff.tables import (
-    Database, agents, aware, handoff_notes, handoffs, naive, new_id, utcnow,
-)
+from bot.database import aware, naive, utcnow
+from bot.handoff.tables import Database, agents, handoff_notes, handoffs, new_id
 from bot.handoff.states import (
     ABANDONED, ASSIGNED, CALLBACK, MOVES, OPEN_STATES, RESOLVED, WAITING, InvalidTransition,
     is_open, next_state, sources,

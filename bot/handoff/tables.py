@@ -1,29 +1,24 @@
-"""The hub database's handoff and agent tables, and the plumbing every store here shares.
+"""The hub database's handoff and agent tables, and `Database`, the store over them.
 
 Tables are created idempotently (`create_tables`) by the hub at start and by the action
 server on first use, so either may start first; SQLite and PostgreSQL both work. Times are
-stored as naive UTC and come back aware. Several processes share these tables, so every
-change of state is one conditional UPDATE, never read-then-write.
+stored as naive UTC and come back aware (`naive`/`aware` in bot.database). Several
+processes share these tables, so every change of state is one conditional UPDATE, never
+read-then-write.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import secrets
-from datetime import datetime, timezone
-from typing import Any, Callable, Optional, TypeVar
 
 from sqlalchemy import (
     Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
+from bot import database
+from bot.database import ThreadedStore
 from bot.handoff.states import OPEN_STATES
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 metadata = MetaData()
 
@@ -103,72 +98,22 @@ handoff_notes = Table(
 )
 
 
-class StoreUnavailable(RuntimeError):
-    """The hub database cannot be reached or failed (the message names the error class)."""
-
-
 def new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(6).upper()
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def naive(moment: datetime) -> datetime:
-    """Aware → naive UTC for storage."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def aware(moment: Optional[datetime]) -> Optional[datetime]:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
 def create_tables(engine: Engine) -> None:
-    """Create the tables that are missing; safe when another process does it at once."""
-    for attempt in range(3):
-        try:
-            metadata.create_all(engine, checkfirst=True)
-            return
-        except (OperationalError, ProgrammingError) as error:  # a concurrent CREATE won
-            if attempt == 2:
-                raise
-            log.info("retrying table creation after %s", type(error).__name__)
+    """Create the hub tables that are missing; safe when another process does it at once."""
+    database.create_tables(engine, metadata)
 
 
-class Database:
-    """An engine and a way to run one short transaction in a worker thread."""
+class Database(ThreadedStore):
+    """The hub database: one short transaction at a time, in a worker thread."""
 
-    def __init__(self, engine: Engine, *, dispose: bool = False) -> None:
-        self.engine = engine
-        self._dispose = dispose
-        self._ready = False
-
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(self.run_sync, work, *args)
-
-    def run_sync(self, work: Callable[..., T], *args: Any) -> T:
-        try:
-            if not self._ready:
-                create_tables(self.engine)
-                self._ready = True
-            with self.engine.begin() as connection:
-                return work(connection, *args)
-        except SQLAlchemyError as error:
-            log.warning("hub database error: %s", type(error).__name__)
-            raise StoreUnavailable(f"the hub database failed ({type(error).__name__})") from error
-
-    async def close(self) -> None:
-        if self._dispose:
-            await asyncio.to_thread(self.engine.dispose)
+    metadata = metadata
+    label = "hub database"
 
 
 def open_database(url: str) -> Database:
     """A Database on a SQLAlchemy URL (SQLite files get WAL and a busy timeout)."""
-    from bot.database import make_engine
-
-    return Database(make_engine(url), dispose=True)
+    return Database(database.make_engine(url), dispose_engine=True)

@@ -1,1 +1,1 @@
-"""The hub: an aiohttp app for the agent console, the insight dashboard and Rapport's API."""
+"""The hub: one aiohttp app for the status page, the agent console and the web chat widget."""

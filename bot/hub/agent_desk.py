@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional
 
+from bot.channel_registry import ChannelRegistry, ChannelSender, DeliveryFailed
 from bot.crm.interface import Crm, CrmError
 from bot.handoff.agents import Agent, AgentDirectory
 from bot.handoff.packet import build_packet
-from bot.handoff.tables import StoreUnavailable
+from bot.errors import StoreUnavailable
 from bot.handoff.states import ASSIGNED, CALLBACK, RESOLVED, WAITING
 from bot.handoff.store import Handoff, HandoffConflict, HandoffNotFound, HandoffStore, NewHandoff
 from bot.hub.errors import BadRequest, NotAllowed
 from bot.hub.rasa_api import HANDOFF_CALLBACK, HANDOFF_RESOLVED, RasaApi, RasaApiError
 from bot.settings import Settings
-from channels.senders import ChannelSender, DeliveryFailed, sender_for
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,15 @@ SWEEP_SECONDS = 2.0
 class Senders:
     """One sender per channel, made on first use and closed with the hub."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, channels: ChannelRegistry) -> None:
         self._settings = settings
+        self._channels = channels
         self._senders: dict[str, Optional[ChannelSender]] = {}
 
     def get(self, channel: str) -> ChannelSender:
         if channel not in self._senders:
             try:
-                self._senders[channel] = sender_for(channel, self._settings)
+                self._senders[channel] = self._channels.sender_for(channel, self._settings)
             except ImportError as error:
                 log.warning("no sender for channel %s: %s", channel, error)
                 self._senders[channel] = None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Optional
 
 import aiohttp
 import jinja2
 from aiohttp import web
 
+from bot.channel_registry import ChannelRegistry
 from bot.hub import keys
 from bot.hub.console_app import add_console
 from bot.hub.routes import add_routes
@@ -25,10 +26,15 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the hub for `settings`; resources open and close with the app."""
+def create_app(settings: Settings, channels: Optional[ChannelRegistry] = None) -> web.Application:
+    """Build the hub for `settings`; resources open and close with the app.
+
+    `channels` are the channel plugins the hub reaches customers through (default: those
+    installed); tests hand in their own.
+    """
     app = web.Application(client_max_size=1024**2)
     app[keys.SETTINGS] = settings
+    app[keys.CHANNELS] = channels if channels is not None else ChannelRegistry.installed()
     app[keys.TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),

@@ -17,8 +17,10 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from bot.channel_registry import DeliveryFailed
 from bot.handoff.agents import AgentDirectory
-from bot.handoff.tables import StoreUnavailable, create_tables, open_database
+from bot.errors import StoreUnavailable
+from bot.handoff.tables import create_tables, open_database
 from bot.handoff.store import HandoffConflict, HandoffNotFound, HandoffStore
 from bot.hub import keys
 from bot.hub.auth import API_PREFIX, console_guard
@@ -27,7 +29,6 @@ from bot.hub.errors import BadRequest, NotAllowed
 from bot.hub.feed import EventFeed
 from bot.hub.agent_desk import AgentDesk, Senders
 from bot.hub.rasa_api import RasaApi, RasaApiError
-from channels.senders import DeliveryFailed
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ async def _console_resources(app: web.Application) -> AsyncIterator[None]:
         crm = make_crm(settings, app[keys.HTTP])
     except Exception as error:  # noqa: BLE001 (no CRM: resolutions stay on the handoff)
         log.warning("console without a CRM: %s", type(error).__name__)
-    senders = Senders(settings)
+    senders = Senders(settings, app[keys.CHANNELS])
     desk = AgentDesk(settings, store, AgentDirectory(db),
                        RasaApi(app[keys.HTTP], settings.rasa_url, settings.rasa_jwt_secret),
                        senders, crm)

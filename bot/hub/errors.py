@@ -1,4 +1,5 @@
-"""Errors the console's views raise; one middleware (`bot.hub.app`) turns them into HTTP."""
+"""Errors the console's views raise; one middleware
+(`bot.hub.console_app.console_errors`) turns them into HTTP."""
 
 from __future__ import annotations
 

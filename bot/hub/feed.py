@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Optional
 
 from bot.conversation.feedback import parse_rating
-from bot.handoff.tables import StoreUnavailable
+from bot.errors import StoreUnavailable
 from bot.handoff.store import HandoffConflict, HandoffStore
 from bot.handoff.transcript import is_external
 

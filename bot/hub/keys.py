@@ -6,6 +6,7 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
+from bot.channel_registry import ChannelRegistry
 from bot.handoff.agents import AgentDirectory
 from bot.hub.feed import EventFeed
 from bot.hub.agent_desk import AgentDesk
@@ -14,6 +15,7 @@ from bot.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+CHANNELS = web.AppKey("channels", ChannelRegistry)  # senders and widget files, by channel
 
 # The agent console and the handoff queue (bot.hub.agent_desk, bot.hub.feed, bot.hub.auth).
 HUB_SECRET = web.AppKey("hub_secret", str)

@@ -15,13 +15,15 @@ from urllib.parse import quote
 import aiohttp
 import jwt
 
+from bot.errors import Unavailable
+
 HUB_USER = {"username": "rapport-hub", "role": "admin"}
 TOKEN_SECONDS = 300
 HANDOFF_RESOLVED = "EXTERNAL_handoff_resolved"
 HANDOFF_CALLBACK = "EXTERNAL_handoff_callback"
 
 
-class RasaApiError(RuntimeError):
+class RasaApiError(Unavailable, RuntimeError):
     """Rasa answered with an error (or is off: no JWT secret)."""
 
 

@@ -2,7 +2,7 @@
 
 VADER is a lexicon model built for short social-media text (caps, "!!!", emoji, slang), which
 is what customers type in chat. Its result is added to the parse data under `sentiment`,
-so it reaches the tracker (UserUttered.parse_data), the exchange log and complaint severity.
+so it reaches the tracker (UserUttered.parse_data), complaint severity and the handoff's priority.
 """
 
 from __future__ import annotations

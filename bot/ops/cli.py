@@ -13,12 +13,13 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from bot.settings import Settings, SettingsError
+from bot.errors import RapportError
+from bot.settings import Settings
 
 EXIT_ERROR = 2
 
 
-class CliError(RuntimeError):
+class CliError(RapportError, RuntimeError):
     """A failure the user can act on; printed as one line."""
 
 
@@ -214,27 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Command groups that live next to their concern (crm, agent, telegram)."""
+    """Command groups that live next to their concern (crm, agent, and each channel's)."""
+    from bot.channel_registry import ChannelRegistry
     from bot.crm.cli import add_crm_commands
     from bot.handoff.cli import add_agent_commands
-    from channels.telegram.cli import add_telegram_commands
 
-    return [add_crm_commands, add_agent_commands, add_telegram_commands]
+    channel_commands = [plugin.add_commands for plugin in ChannelRegistry.installed().plugins
+                        if plugin.add_commands is not None]
+    return [add_crm_commands, add_agent_commands, *channel_commands]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from bot.brand import BrandDataError
-    from bot.ops.content_checks import ContentError
-    from bot.ops.supervisor import SupervisorError
-    from bot.ops.training import TrainingError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
         return args.handler(settings, args)
-    except (CliError, SettingsError, BrandDataError, ContentError, SupervisorError,
-            TrainingError) as error:
+    except RapportError as error:
         print(f"rapport: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -12,14 +12,11 @@ from pathlib import Path
 
 import yaml
 
+from bot.errors import ContentError
 from bot.settings import Settings
 
 _ROOT_FILES = ("config.yml", "domain.yml", "endpoints.yml", "credentials.yml")
 _CONTENT_DIRS = ("data", "brand", "policies")
-
-
-class ContentError(ValueError):
-    """A content file is broken; the message names the file and line."""
 
 
 def yaml_files(home: Path) -> list[Path]:

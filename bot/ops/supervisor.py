@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from bot.errors import RapportError
 
-class SupervisorError(RuntimeError):
+
+class SupervisorError(RapportError, RuntimeError):
     """A service could not start or stopped; the message says which and why."""
 
 

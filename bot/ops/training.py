@@ -16,6 +16,7 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
+from bot.errors import RapportError
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ _CONTENT_PATHS = ("config.yml", "domain.yml", "data", "brand/brand.yml", "brand/
                   "brand/issue_types.yml", "bot/nlu")
 
 
-class TrainingError(RuntimeError):
+class TrainingError(RapportError, RuntimeError):
     """Training failed; the message says why in one line."""
 
 

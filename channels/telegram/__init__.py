@@ -3,7 +3,7 @@ the sender the hub uses during a handoff.
 
 - `TelegramInput` (channel.py): POST /webhooks/telegram/webhook; updates are stored first,
   answered 200, then processed by runtime.py's worker (worker.py, turns.py) and delivered
-  through a durable outbox (outbox.py); polling.py replaces the webhook in development.
+  through a durable outbox (delivery.py); polling.py replaces the webhook in development.
 - `TelegramSender` (sender.py): delivers an agent's messages by chat id.
 
 Exported lazily, so the hub can use the sender without importing Rasa.

@@ -46,6 +46,21 @@ def classify_error(error: TelegramError) -> Failure:
     return Failure(TRANSIENT, 0.0, f"{type(error).__name__}: {error}")
 
 
+def retry_delay(failure: Failure, attempt: int, backoff_s: float,
+                max_backoff_s: float = float("inf")) -> Optional[float]:
+    """Seconds to wait before trying a failed call again, or None to give up.
+
+    The one back-off rule for every caller: a 429 waits what Telegram asked for (it is not
+    a failed attempt), a transient error waits `backoff_s` doubled per earlier attempt (at
+    most `max_backoff_s`), a permanent error is not retried.
+    """
+    if failure.kind == LATER:
+        return failure.wait
+    if failure.kind == PERMANENT:
+        return None
+    return min(max_backoff_s, backoff_s * 2 ** max(0, attempt - 1))
+
+
 def retry_after_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
         warnings.simplefilter("ignore")

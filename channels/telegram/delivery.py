@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from telegram.error import TelegramError
 
-from channels.telegram.api import LATER, PERMANENT, BotApi, classify_error
+from channels.telegram.api import LATER, BotApi, classify_error, retry_delay
 from channels.telegram.store import OutboxRow, StoreUnavailable, TelegramStore
-from channels.telegram.wakeup import ChatTasks, Wakeup
+from channels.telegram.wakeup import ChatLoop
 
 logger = logging.getLogger(__name__)
 
@@ -36,31 +36,18 @@ class OutboxTuning:
     max_backoff_s: float = 120.0
 
 
-class OutboxDelivery:
+class OutboxDelivery(ChatLoop):
     """Sends pending outbox rows; any number of processes may share one store."""
 
     def __init__(self, store: TelegramStore, api: BotApi, owner: str,
                  tuning: OutboxTuning = OutboxTuning()) -> None:
+        super().__init__(tuning.poll_s)
         self.store = store
         self.api = api
         self.owner = owner
         self.tuning = tuning
-        self._wake = Wakeup()
-        self._chats = ChatTasks(self._wake)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Loop until cancelled."""
-        try:
-            while True:
-                await self._start_chats()
-                await self._wake.sleep(self.tuning.poll_s)
-        finally:
-            await self._chats.cancel_all()
-
-    async def _start_chats(self) -> None:
+    async def _tick(self) -> None:
         try:
             chat_ids = await self.store.outbox_chats(time.time())
         except StoreUnavailable as error:
@@ -88,22 +75,22 @@ class OutboxDelivery:
             await self.api.call(row.chat_id, row.call)
         except TelegramError as error:
             failure = classify_error(error)
+            attempt = row.attempts + 1
+            delay = retry_delay(failure, attempt, self.tuning.backoff_s,
+                                self.tuning.max_backoff_s)
             if failure.kind == LATER:
                 logger.info("telegram: Bot API asked to wait %.0f s (chat %s)",
                             failure.wait, row.chat_id)
-                await self.store.outbox_retry(row.id, time.time() + failure.wait,
-                                              failure.reason, attempt=False)
-                return False
-            if failure.kind == PERMANENT or row.attempts + 1 >= self.tuning.max_attempts:
+            elif delay is None or attempt >= self.tuning.max_attempts:
                 logger.error("telegram: giving up on a %s to chat %s: %s",
                              row.call.method, row.chat_id, failure.reason)
                 await self.store.outbox_failed(row.id, failure.reason)
                 return True
-            delay = min(self.tuning.max_backoff_s, self.tuning.backoff_s * 2 ** row.attempts)
-            logger.warning("telegram: %s to chat %s failed, retrying in %.0f s: %s",
-                           row.call.method, row.chat_id, delay, failure.reason)
+            else:
+                logger.warning("telegram: %s to chat %s failed, retrying in %.0f s: %s",
+                               row.call.method, row.chat_id, delay, failure.reason)
             await self.store.outbox_retry(row.id, time.time() + delay, failure.reason,
-                                          attempt=True)
+                                          attempt=failure.kind != LATER)
             return False
         await self._mark_sent(row)
         return True

@@ -14,8 +14,8 @@ from typing import Any, Optional
 from telegram.error import TelegramError
 
 from bot.settings import Settings
-from channels.senders import DeliveryFailed
-from channels.telegram.api import LATER, TRANSIENT, BotApi, classify_error
+from bot.channel_registry import DeliveryFailed
+from channels.telegram.api import LATER, TRANSIENT, BotApi, classify_error, retry_delay
 from channels.telegram.rendering import ApiCall, render
 from channels.telegram.store import StoreUnavailable, TelegramStore
 
@@ -63,16 +63,15 @@ class TelegramSender:
                 return
             except TelegramError as error:
                 failure = classify_error(error)
+                delay = retry_delay(failure, attempt, self.backoff_s)
                 if failure.kind == LATER and waited + failure.wait <= self.max_wait_s:
                     logger.info("telegram: Bot API asked to wait %.0f s", failure.wait)
-                    await asyncio.sleep(failure.wait)
                     waited += failure.wait
-                    continue
-                if failure.kind == TRANSIENT and attempt < self.attempts:
-                    await asyncio.sleep(self.backoff_s * attempt)
+                elif failure.kind == TRANSIENT and attempt < self.attempts:
                     attempt += 1
-                    continue
-                raise DeliveryFailed(f"telegram: {failure.reason}") from error
+                else:
+                    raise DeliveryFailed(f"telegram: {failure.reason}") from error
+                await asyncio.sleep(delay)
 
     async def close(self) -> None:
         if self.api is not None:

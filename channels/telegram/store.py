@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,20 +19,19 @@ from typing import Any, Awaitable, Callable, Optional, TypeVar
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.database import make_engine
+from bot.database import ThreadedStore, make_engine
+from bot.errors import StoreUnavailable
 from channels.telegram import tables
 from channels.telegram.leases import lease_is_free
 from channels.telegram.rendering import ApiCall, Rendered
 from channels.telegram.tables import buttons, chats, dead_letters, outbox, updates
 
+__all__ = ["OutboxRow", "StoreUnavailable", "StoredUpdate", "TelegramStore"]  # re-exported
+
 T = TypeVar("T")
 
 RECEIVED, ANSWERED, DEAD, IGNORED = "received", "answered", "dead", "ignored"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
-
-
-class StoreUnavailable(RuntimeError):
-    """The database cannot be reached or stayed locked past the timeout."""
 
 
 @dataclass(frozen=True)
@@ -60,47 +58,32 @@ def _threaded(method: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 
     @functools.wraps(method)
     async def wrapper(self: "TelegramStore", *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(self._guarded, method, *args, **kwargs)
-        return await loop.run_in_executor(self._pool, call)
+        return await self.call(method, self, *args, **kwargs)
 
     return wrapper
 
 
-class TelegramStore:
+class TelegramStore(ThreadedStore):
     """Updates, chat leases, outbox, dead letters and button payloads in one SQL database."""
+
+    metadata = tables.metadata
+    label = "telegram store"
 
     def __init__(self, url: str, timeout: float = 5.0) -> None:
         self.url = url
-        # durable: an update we answered 200 for must survive a power cut, not only a crash
-        self._engine = make_engine(url, timeout=timeout, durable=True)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="telegram-store")
-        self._schema_ready = False
-        self._schema_lock = threading.Lock()
+        # durable: an update we answered 200 for must survive a power cut, not only a crash
+        super().__init__(make_engine(url, timeout=timeout, durable=True), executor=self._pool)
 
-    def _create_schema(self) -> None:
-        with self._schema_lock:
-            if self._schema_ready:
-                return
-            try:
-                tables.metadata.create_all(self._engine, checkfirst=True)
-            except SQLAlchemyError:  # another process created a table between check and create
-                tables.metadata.create_all(self._engine, checkfirst=True)
-            self._schema_ready = True
-
-    def _guarded(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        try:
-            if not self._schema_ready:
-                self._create_schema()
-            return method(self, *args, **kwargs)
-        except SQLAlchemyError as error:
-            detail = str(getattr(error, "orig", None) or error).splitlines()[0]
-            raise StoreUnavailable(f"telegram store: {detail}") from error
+    def unavailable(self, error: SQLAlchemyError, work: Callable[..., Any]) -> Exception:
+        """Name the driver's first line of the error: the CLI and the logs show it."""
+        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return StoreUnavailable(f"telegram store: {detail}")
 
     async def close(self) -> None:
         """Let running statements finish (each is bounded by the timeout), then disconnect."""
         await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown, True)
-        self._engine.dispose()
+        self.engine.dispose()
 
     # ------------------------------------------------------------------ receiving
 
@@ -109,7 +92,7 @@ class TelegramStore:
                 state: str = RECEIVED) -> bool:
         """Store an update; False if it was already stored (Telegram re-sent it)."""
         try:
-            with self._engine.begin() as db:
+            with self.engine.begin() as db:
                 db.execute(insert(updates).values(
                     update_id=update_id, chat_id=chat_id, payload=payload, state=state,
                     attempts=0, not_before=0.0, received_at=time.time()))
@@ -121,7 +104,7 @@ class TelegramStore:
     def receive_unreadable(self, update_id: int, payload: str, error: str) -> bool:
         """Store an update that cannot be parsed straight into the dead letters."""
         try:
-            with self._engine.begin() as db:
+            with self.engine.begin() as db:
                 now = time.time()
                 db.execute(insert(updates).values(
                     update_id=update_id, chat_id=None, payload=payload, state=DEAD, attempts=0,
@@ -142,14 +125,14 @@ class TelegramStore:
                  .where(updates.c.state == RECEIVED, updates.c.not_before <= now,
                         updates.c.chat_id.is_not(None))
                  .distinct().limit(limit))
-        with self._engine.connect() as db:
+        with self.engine.connect() as db:
             rows = db.execute(query).all()
         return [row.chat_id for row in rows
                 if row.lease_until is None or lease_is_free(row.owner, row.lease_until, now)]
 
     @_threaded
     def claim_chat(self, chat_id: str, owner: str, lease: float, now: float) -> bool:
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             row = db.execute(select(chats).where(chats.c.chat_id == chat_id)).first()
             if row is None:
                 try:
@@ -168,7 +151,7 @@ class TelegramStore:
 
     @_threaded
     def renew_chat(self, chat_id: str, owner: str, until: float) -> bool:
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             renewed = db.execute(update(chats).where(chats.c.chat_id == chat_id,
                                                      chats.c.owner == owner)
                                  .values(lease_until=until, version=chats.c.version + 1))
@@ -176,7 +159,7 @@ class TelegramStore:
 
     @_threaded
     def release_chat(self, chat_id: str, owner: str) -> None:
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             db.execute(update(chats).where(chats.c.chat_id == chat_id, chats.c.owner == owner)
                        .values(owner=None, lease_until=0.0, version=chats.c.version + 1))
 
@@ -186,7 +169,7 @@ class TelegramStore:
         query = (select(updates).where(updates.c.chat_id == chat_id,
                                        updates.c.state == RECEIVED)
                  .order_by(updates.c.update_id).limit(1))
-        with self._engine.connect() as db:
+        with self.engine.connect() as db:
             row = db.execute(query).first()
         if row is None:
             return None
@@ -197,7 +180,7 @@ class TelegramStore:
     def nothing_missing_before(self, chat_id: str, update_id: int) -> bool:
         """True if every update id between the chat's last finished update and `update_id`
         is stored (so no earlier update of this chat can still be arriving)."""
-        with self._engine.connect() as db:
+        with self.engine.connect() as db:
             last = db.execute(select(func.max(updates.c.update_id))
                               .where(updates.c.chat_id == chat_id, updates.c.state != RECEIVED,
                                      updates.c.update_id < update_id)).scalar()
@@ -211,7 +194,7 @@ class TelegramStore:
     @_threaded
     def begin_attempt(self, update_id: int) -> int:
         """Count an attempt before it starts (so a crash loop ends in the dead letters)."""
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             db.execute(update(updates).where(updates.c.update_id == update_id,
                                              updates.c.state == RECEIVED)
                        .values(attempts=updates.c.attempts + 1))
@@ -225,7 +208,7 @@ class TelegramStore:
         values: dict[str, Any] = dict(not_before=not_before, last_error=error)
         if refund_attempt:
             values["attempts"] = updates.c.attempts - 1
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             db.execute(update(updates).where(updates.c.update_id == update_id,
                                              updates.c.state == RECEIVED).values(**values))
 
@@ -233,7 +216,7 @@ class TelegramStore:
     def answer(self, update_id: int, chat_id: str, owner: str, rendered: Rendered) -> bool:
         """Mark the update answered and queue its replies, atomically; False if someone else
         answered it first (our lease had expired) — then nothing is queued."""
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             holds_lease = (select(chats.c.chat_id)
                            .where(chats.c.chat_id == chat_id, chats.c.owner == owner).exists())
             done = db.execute(update(updates)
@@ -248,7 +231,7 @@ class TelegramStore:
     @_threaded
     def dead_letter(self, stored: StoredUpdate, error: str, rendered: Optional[Rendered]) -> None:
         """Give up on an update: record it with the error, optionally queue an apology."""
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             db.execute(update_state(stored.update_id, DEAD, error))
             db.execute(insert(dead_letters).values(
                 update_id=stored.update_id, chat_id=stored.chat_id, payload=stored.payload,
@@ -259,7 +242,7 @@ class TelegramStore:
     @_threaded
     def enqueue(self, chat_id: str, rendered: Rendered) -> None:
         """Queue messages that answer no update (Rasa's proactive messages)."""
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             self._queue(db, chat_id, None, rendered)
 
     @staticmethod
@@ -283,7 +266,7 @@ class TelegramStore:
         query = (select(outbox.c.chat_id, outbox.c.owner, outbox.c.lease_until,
                         outbox.c.not_before)
                  .join(heads, outbox.c.id == heads.c.head).limit(limit))
-        with self._engine.connect() as db:
+        with self.engine.connect() as db:
             rows = db.execute(query).all()
         return [row.chat_id for row in rows
                 if row.not_before <= now and lease_is_free(row.owner, row.lease_until, now)]
@@ -292,7 +275,7 @@ class TelegramStore:
     def claim_outbox_head(self, chat_id: str, owner: str, lease: float,
                           now: float) -> Optional[OutboxRow]:
         """Claim the chat's first pending row, if it is due and nobody else holds it."""
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             row = db.execute(select(outbox).where(outbox.c.chat_id == chat_id,
                                                   outbox.c.state == PENDING)
                              .order_by(outbox.c.id).limit(1)).first()
@@ -311,7 +294,7 @@ class TelegramStore:
 
     @_threaded
     def outbox_sent(self, row_id: int) -> None:
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             db.execute(update(outbox).where(outbox.c.id == row_id)
                        .values(state=SENT, sent_at=time.time(), owner=None, lease_until=0.0,
                                version=outbox.c.version + 1))
@@ -322,13 +305,13 @@ class TelegramStore:
                                       lease_until=0.0, version=outbox.c.version + 1)
         if attempt:
             values["attempts"] = outbox.c.attempts + 1
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             db.execute(update(outbox).where(outbox.c.id == row_id, outbox.c.state == PENDING)
                        .values(**values))
 
     @_threaded
     def outbox_failed(self, row_id: int, error: str) -> None:
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             db.execute(update(outbox).where(outbox.c.id == row_id)
                        .values(state=FAILED, last_error=error, owner=None, lease_until=0.0,
                                attempts=outbox.c.attempts + 1, version=outbox.c.version + 1))
@@ -337,14 +320,14 @@ class TelegramStore:
 
     @_threaded
     def save_buttons(self, payloads: dict[str, str]) -> None:
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             for token, payload in payloads.items():
                 db.execute(insert(buttons).values(token=token, payload=payload,
                                                   created_at=time.time()))
 
     @_threaded
     def button_payload(self, token: str) -> Optional[str]:
-        with self._engine.connect() as db:
+        with self.engine.connect() as db:
             return db.execute(select(buttons.c.payload)
                               .where(buttons.c.token == token)).scalar_one_or_none()
 
@@ -352,7 +335,7 @@ class TelegramStore:
     def purge(self, before: float, buttons_before: float) -> int:
         """Forget finished updates and sent rows older than `before` (Telegram re-sends for
         24 h, so keep them longer) and button payloads older than `buttons_before`."""
-        with self._engine.begin() as db:
+        with self.engine.begin() as db:
             removed = db.execute(delete(updates).where(updates.c.state != RECEIVED,
                                                        updates.c.received_at < before)).rowcount
             removed += db.execute(delete(outbox).where(outbox.c.state != PENDING,
@@ -364,7 +347,7 @@ class TelegramStore:
     @_threaded
     def counts(self) -> dict[str, int]:
         """What is waiting: updates to process, messages to send, failures to look at."""
-        with self._engine.connect() as db:
+        with self.engine.connect() as db:
             def count(table: Any, *where: Any) -> int:
                 return db.execute(select(func.count()).select_from(table).where(*where)
                                   ).scalar_one()
@@ -376,7 +359,7 @@ class TelegramStore:
 
     @_threaded
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self._engine.connect() as db:
+        with self.engine.connect() as db:
             rows = db.execute(select(dead_letters).order_by(dead_letters.c.id.desc())
                               .limit(limit)).all()
         return [dict(row._mapping) for row in rows]

@@ -50,3 +50,31 @@ class ChatTasks:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+
+class ChatLoop:
+    """Wakes when told or every `poll_s` seconds, and starts one task per chat with work.
+
+    The update worker and the outbox delivery are both this loop; each says in `_tick` how
+    it finds chats with work and what it starts for them.
+    """
+
+    def __init__(self, poll_s: float) -> None:
+        self._poll_s = poll_s
+        self._wake = Wakeup()
+        self._chats = ChatTasks(self._wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Loop until cancelled; the chats' tasks are cancelled with it."""
+        try:
+            while True:
+                await self._tick()
+                await self._wake.sleep(self._poll_s)
+        finally:
+            await self._chats.cancel_all()
+
+    async def _tick(self) -> None:
+        raise NotImplementedError

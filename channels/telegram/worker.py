@@ -22,7 +22,7 @@ from telegram.error import TelegramError
 from channels.telegram.api import PERMANENT, classify_error
 from channels.telegram.rendering import Rendered, render
 from channels.telegram.store import StoredUpdate, StoreUnavailable, TelegramStore
-from channels.telegram.wakeup import ChatTasks, Wakeup
+from channels.telegram.wakeup import ChatLoop
 
 logger = logging.getLogger(__name__)
 
@@ -50,36 +50,24 @@ def is_outage(error: Exception) -> bool:
     return isinstance(error, TelegramError) and classify_error(error).kind != PERMANENT
 
 
-class UpdateWorker:
+class UpdateWorker(ChatLoop):
     """Claims chats with due updates and processes them; any number may share one store."""
 
     def __init__(self, store: TelegramStore, process: Process, owner: str,
                  tuning: WorkerTuning = WorkerTuning(),
                  on_queued: Callable[[], None] = lambda: None,
                  ready: Callable[[], bool] = lambda: True) -> None:
+        super().__init__(tuning.poll_s)
         self.store = store
         self.process = process
         self.owner = owner
         self.tuning = tuning
         self.on_queued = on_queued
         self.ready = ready
-        self._wake = Wakeup()
-        self._chats = ChatTasks(self._wake)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Loop until cancelled."""
-        try:
-            while True:
-                if self.ready():
-                    await self._claim_chats()
-                await self._wake.sleep(self.tuning.poll_s)
-        finally:
-            await self._chats.cancel_all()
-
-    async def _claim_chats(self) -> None:
+    async def _tick(self) -> None:
+        if not self.ready():
+            return
         now = time.time()
         try:
             chat_ids = await self.store.chats_with_work(now)

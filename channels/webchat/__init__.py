@@ -1,8 +1,8 @@
 """The web chat: an embeddable widget (static/), its Rasa channel and the hub's sender.
 
-`WebChatInput` (channel.py) is the Rasa input channel; `OutboxSender` (outbox.py) is what the
-hub uses to deliver an agent's messages. The channel is imported on first use only, so the
-hub can use the outbox without importing Rasa.
+`WebChatInput` (channel.py) is the Rasa input channel; `OutboxSender` (sender.py) is what the
+hub uses to deliver an agent's messages, through the store (store.py, tables.py). The channel
+is imported on first use only, so the hub can use the sender without importing Rasa.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
 
         return WebChatInput
     if name == "OutboxSender":
-        from channels.webchat.outbox import OutboxSender
+        from channels.webchat.sender import OutboxSender
 
         return OutboxSender
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,13 +40,13 @@ from rasa.core.channels.channel import (
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy.exc import SQLAlchemyError
 
+from bot.errors import StoreUnavailable
 from channels.message_guard import MessageRejected, button_intents, check_text
 from bot.settings import Settings
 from channels.rest import parse_json_body
 from channels.senders import DeliveryFailed
-from channels.webchat.outbox import (
+from channels.webchat.store import (
     DuplicateMessage, MAX_PAGE, StoredMessage, WebChatSession, WebChatStore, clean_payload,
 )
 
@@ -136,9 +136,9 @@ class HistoryWatcher:
                     cursor = await self._store.last_row_id()
                     continue
                 cursor, changed = await self._store.changed_since(cursor)
-            except SQLAlchemyError as error:
+            except StoreUnavailable as error:
                 logger.warning("web chat watcher cannot read the store: %s",
-                               type(error).__name__)
+                               type(error.__cause__).__name__)
                 continue
             for conversation_id in changed:
                 self.notify(conversation_id)
@@ -332,7 +332,7 @@ class WebChatInput(InputChannel):
                 except MessageRejected as rejected:
                     headers = {"WWW-Authenticate": "Bearer"} if rejected.status == 401 else {}
                     answer = _error(str(rejected), rejected.status, **headers)
-                except (SQLAlchemyError, DeliveryFailed) as error:
+                except (StoreUnavailable, DeliveryFailed) as error:
                     logger.warning("web chat store unavailable: %s", type(error).__name__)
                     answer = _error("the chat is unavailable just now; please try again", 503)
                 answer.headers.update(self._cors_headers(request))

@@ -15,7 +15,8 @@ from actions.handoff import (
     ActionSessionStart,
 )
 from bot.handoff.intake import HandoffIntake
-from bot.handoff.tables import StoreUnavailable, open_database
+from bot.errors import StoreUnavailable
+from bot.handoff.tables import open_database
 from bot.handoff.states import CALLBACK, WAITING
 from bot.settings import Settings
 from tests.conftest import PROJECT, TODAY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from bot.crm.database import make_engine
+from bot.database import make_engine
 from bot.crm.models import metadata
 
 config = context.config

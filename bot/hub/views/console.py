@@ -8,20 +8,22 @@ handoff is `bot.hub.agent_desk`.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
 from bot.handoff.canned import CannedResponsesError, load_canned
-from bot.handoff.tables import utcnow
+from bot.database import utcnow
 from bot.handoff.store import Handoff
 from bot.handoff.transcript import turns
 from bot.hub import keys
+from bot.hub.agent_desk import AgentDesk
 from bot.hub.auth import SESSION_KEY, agent_of, require_role
 from bot.hub.console_view import build_panel, build_queue, macros
 from bot.hub.rasa_api import RasaApiError
 
 CANNED_FILE = ("brand", "canned_responses.yml")
+View = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _csrf(request: web.Request) -> str:
@@ -107,50 +109,30 @@ def _back(handoff_id: str) -> str:
     return f"/console/handoffs/{handoff_id}"
 
 
-async def claim(request: web.Request) -> web.StreamResponse:
-    handoff_id = request.match_info["handoff_id"]
-    await request.app[keys.HANDOFFS].claim(agent_of(request), handoff_id)
-    return done(request, _back(handoff_id))
+def desk_action(act: Callable[..., Awaitable[Any]], field: Optional[str] = None,
+                back_to_queue: bool = False) -> View:
+    """A view for one of the desk's handoff actions: `act(agent, handoff_id[, form[field]])`.
+
+    Afterwards the agent goes back to the handoff's page, or to the queue when the handoff
+    is no longer theirs (transfer, release).
+    """
+
+    async def view(request: web.Request) -> web.StreamResponse:
+        handoff_id = request.match_info["handoff_id"]
+        extra = [] if field is None else [(await _form(request)).get(field, "")]
+        await act(request.app[keys.HANDOFFS], agent_of(request), handoff_id, *extra)
+        return done(request, "/console" if back_to_queue else _back(handoff_id))
+
+    return view
 
 
-async def reply(request: web.Request) -> web.StreamResponse:
-    handoff_id = request.match_info["handoff_id"]
-    form = await _form(request)
-    await request.app[keys.HANDOFFS].reply(agent_of(request), handoff_id, form.get("text", ""))
-    return done(request, _back(handoff_id))
-
-
-async def note(request: web.Request) -> web.StreamResponse:
-    handoff_id = request.match_info["handoff_id"]
-    form = await _form(request)
-    await request.app[keys.HANDOFFS].note(agent_of(request), handoff_id, form.get("text", ""))
-    return done(request, _back(handoff_id))
-
-
-async def resolve(request: web.Request) -> web.StreamResponse:
-    handoff_id = request.match_info["handoff_id"]
-    form = await _form(request)
-    await request.app[keys.HANDOFFS].resolve(agent_of(request), handoff_id, form.get("note", ""))
-    return done(request, _back(handoff_id))
-
-
-async def transfer(request: web.Request) -> web.StreamResponse:
-    handoff_id = request.match_info["handoff_id"]
-    form = await _form(request)
-    await request.app[keys.HANDOFFS].transfer(agent_of(request), handoff_id, form.get("to", ""))
-    return done(request, "/console")
-
-
-async def release(request: web.Request) -> web.StreamResponse:
-    handoff_id = request.match_info["handoff_id"]
-    await request.app[keys.HANDOFFS].release(agent_of(request), handoff_id)
-    return done(request, "/console")
-
-
-async def close(request: web.Request) -> web.StreamResponse:
-    handoff_id = request.match_info["handoff_id"]
-    await request.app[keys.HANDOFFS].close(agent_of(request), handoff_id)
-    return done(request, _back(handoff_id))
+claim = desk_action(AgentDesk.claim)
+reply = desk_action(AgentDesk.reply, field="text")
+note = desk_action(AgentDesk.note, field="text")
+resolve = desk_action(AgentDesk.resolve, field="note")
+transfer = desk_action(AgentDesk.transfer, field="to", back_to_queue=True)
+release = desk_action(AgentDesk.release, back_to_queue=True)
+close = desk_action(AgentDesk.close)
 
 
 async def follow_up(request: web.Request) -> web.StreamResponse:

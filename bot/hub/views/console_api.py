@@ -18,17 +18,17 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Optional
+from typing import Any, AsyncIterator, Optional
 
 from aiohttp import web
 
-from bot.handoff.tables import StoreUnavailable
+from bot.errors import StoreUnavailable
 from bot.handoff.store import Handoff, HandoffNotFound
 from bot.handoff.transcript import turns
 from bot.hub import auth, keys
 from bot.hub.auth import SESSION_KEY, agent_of
 from bot.hub.console_view import Queue, render_events, render_panel, render_queue
-from bot.hub.feed import messages
+from bot.hub.feed import Subscription, messages
 from bot.hub.agent_desk import can_view
 from bot.hub.rasa_api import RasaApiError
 from bot.hub.views.console import panel_model, queue_model
@@ -86,15 +86,44 @@ async def handoff_detail(request: web.Request) -> web.Response:
 # -- streams ---------------------------------------------------------------------------
 
 class Stream:
-    """One open event stream: sending, heartbeat and the session check."""
+    """One open event stream and its feed subscription: sending, heartbeat, session check.
 
-    def __init__(self, request: web.Request) -> None:
+    `name` says which stream it is in the log; `conversation_id` also subscribes to that
+    conversation's turns (None: queue changes only). Used as `async with Stream(...) as
+    stream:`; leaving the block unsubscribes, and a browser that goes away, a shutdown or an
+    unreachable store end the stream quietly.
+    """
+
+    def __init__(self, request: web.Request, name: str,
+                 conversation_id: Optional[str] = None) -> None:
         self.request = request
         self.response = web.StreamResponse(headers=STREAM_HEADERS)
         self.agent = agent_of(request)
         self.csrf = request[SESSION_KEY].csrf_token
+        self.name = name
+        self._feed = request.app[keys.FEED]
+        self._conversation_id = conversation_id
+        self._subscription: Optional[Subscription] = None
         self._beat = 0.0
         self._checked = time.monotonic()
+
+    async def __aenter__(self) -> Stream:
+        self._subscription = self._feed.subscribe(self._conversation_id)
+        return self
+
+    async def __aexit__(self, kind: Optional[type[BaseException]],
+                        error: Optional[BaseException], traceback: Any) -> bool:
+        try:
+            if isinstance(error, (ConnectionResetError, asyncio.CancelledError)):
+                log.debug("%s stream for %s closed by the browser or shutdown",
+                          self.name, self.agent.name)
+                return True
+            if isinstance(error, StoreUnavailable):
+                log.warning("%s stream for %s ended: %s", self.name, self.agent.name, error)
+                return True
+            return False
+        finally:
+            self._feed.unsubscribe(self._subscription)
 
     def due(self) -> bool:
         return time.monotonic() - self._checked >= TICK_SECONDS
@@ -122,44 +151,25 @@ class Stream:
         await self.response.write(b": keep-alive\n\n")
         return True
 
+    async def updates(self) -> AsyncIterator[Optional[dict[str, Any]]]:
+        """The feed's messages, None every quiet tick, until the stream should end.
 
-async def queue_stream(request: web.Request) -> web.StreamResponse:
-    feed = request.app[keys.FEED]
-    env = request.app[keys.TEMPLATES]
-    stream = Stream(request)
-    subscription = feed.subscribe(None)
-    try:
-        await stream.open()
-        if not await stream.alive():
-            return stream.response
-
-        async def push() -> None:
-            queue = await queue_model(request)
-            await stream.send("queue", {"html": render_queue(env, queue, stream.agent, stream.csrf),
-                                        **queue.counts})
-
-        await push()
+        It ends when the feed overflows or says `bye`, or when the session is gone (checked
+        on every tick). Several queue changes waiting at once come as one `queue` message.
+        """
+        subscription = self._subscription
         async for message in messages(subscription, TICK_SECONDS):
             if subscription.overflowed or (message or {}).get("type") == "bye":
-                break
-            if message is None or stream.due():
-                if not await stream.alive():
-                    break
-            if message is None:
-                await push()
-            elif message["type"] == "queue":
+                return
+            if message is None or self.due():
+                if not await self.alive():
+                    return
+            if message is not None and message["type"] == "queue":
                 _drain(subscription)
-                await push()
-    except (ConnectionResetError, asyncio.CancelledError):
-        log.debug("queue stream for %s closed by the browser or shutdown", stream.agent.name)
-    except StoreUnavailable as error:
-        log.warning("queue stream for %s ended: %s", stream.agent.name, error)
-    finally:
-        feed.unsubscribe(subscription)
-    return stream.response
+            yield message
 
 
-def _drain(subscription) -> None:
+def _drain(subscription: Subscription) -> None:
     """Several queue changes at once need one refresh."""
     kept = []
     while not subscription.queue.empty():
@@ -168,6 +178,25 @@ def _drain(subscription) -> None:
             kept.append(message)
     for message in kept:
         subscription.offer(message)
+
+
+async def queue_stream(request: web.Request) -> web.StreamResponse:
+    env = request.app[keys.TEMPLATES]
+
+    async def push() -> None:
+        queue = await queue_model(request)
+        await stream.send("queue", {"html": render_queue(env, queue, stream.agent, stream.csrf),
+                                    **queue.counts})
+
+    async with Stream(request, "queue") as stream:
+        await stream.open()
+        if not await stream.alive():
+            return stream.response
+        await push()
+        async for message in stream.updates():
+            if message is None or message["type"] == "queue":
+                await push()
+    return stream.response
 
 
 async def conversation_stream(request: web.Request) -> web.StreamResponse:
@@ -179,8 +208,6 @@ async def conversation_stream(request: web.Request) -> web.StreamResponse:
         after = int(request.query.get("after", feed.cursor))
     except ValueError:
         after = feed.cursor
-    stream = Stream(request)
-    subscription = feed.subscribe(handoff.conversation_id)
     revision: Optional[int] = None
 
     async def push_turns(events: list[dict[str, Any]]) -> None:
@@ -205,31 +232,15 @@ async def conversation_stream(request: web.Request) -> web.StreamResponse:
                                         "hint": panel.composer_hint})
         return True
 
-    try:
+    async with Stream(request, "conversation", handoff.conversation_id) as stream:
         await stream.open()
         await push_turns([event for _, event in feed.replay(handoff.conversation_id, after)])
         if not await push_panel():
             return stream.response
-        async for message in messages(subscription, TICK_SECONDS):
-            if subscription.overflowed or (message or {}).get("type") == "bye":
-                break
-            if message is None or stream.due():
-                if not await stream.alive():
-                    break
-            if message is None:
+        async for message in stream.updates():
+            if message is None or message["type"] == "queue":
                 if not await push_panel():
                     break
             elif message["type"] == "turn":
                 await push_turns([message["event"]])
-            elif message["type"] == "queue":
-                _drain(subscription)
-                if not await push_panel():
-                    break
-    except (ConnectionResetError, asyncio.CancelledError):
-        log.debug("conversation stream for %s closed by the browser or shutdown",
-                  stream.agent.name)
-    except StoreUnavailable as error:
-        log.warning("conversation stream for %s ended: %s", stream.agent.name, error)
-    finally:
-        feed.unsubscribe(subscription)
     return stream.response

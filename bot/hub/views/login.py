@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from bot.handoff.tables import StoreUnavailable
+from bot.errors import StoreUnavailable
 from bot.hub import auth, keys
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ from aiohttp import web
 
 from bot.brand import BrandDataError, load_brand
 from bot.hub import keys
-from channels.webchat import STATIC_DIR
 
 ASSETS = {"rapport.js": "application/javascript", "rapport.css": "text/css"}
 DEMO_PRODUCTS = 6
@@ -20,8 +19,11 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-async def _asset(name: str) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / name, headers={
+async def _asset(request: web.Request, name: str) -> web.FileResponse:
+    plugin = request.app[keys.CHANNELS].get("webchat")
+    if plugin is None or plugin.static_dir is None:
+        raise web.HTTPNotFound(text="the web chat channel is not installed")
+    return web.FileResponse(plugin.static_dir / name, headers={
         "Content-Type": f"{ASSETS[name]}; charset=utf-8",
         "Cache-Control": "public, max-age=300",
         "X-Content-Type-Options": "nosniff",
@@ -31,11 +33,11 @@ async def _asset(name: str) -> web.FileResponse:
 
 
 async def widget_script(request: web.Request) -> web.FileResponse:
-    return await _asset("rapport.js")
+    return await _asset(request, "rapport.js")
 
 
 async def widget_styles(request: web.Request) -> web.FileResponse:
-    return await _asset("rapport.css")
+    return await _asset(request, "rapport.css")
 
 
 async def demo_page(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ import pytest_asyncio
 from sqlalchemy.engine import Engine
 
 from bot.brand import Brand, load_brand
-from bot.crm.database import make_engine
+from bot.database import make_engine
 from bot.crm.models import metadata
 from bot.crm.upgrade import upgrade_schema
 from bot.crm.seed import seed_demo

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.crm.database import make_engine, make_session_factory
+from bot.database import make_engine, make_session_factory
 from bot.crm.models import CaseRow, CustomerRow, OrderRow
 from bot.crm.upgrade import upgrade_schema
 from bot.crm.seed import SeedError, seed_demo

@@ -13,7 +13,7 @@ from bot.crm import (
     CaseNotFound, CrmUnavailable, CustomerNotFound, InvalidRequest, NewCase, OfferNotFound,
     OrderNotFound,
 )
-from bot.crm.database import make_engine
+from bot.database import make_engine
 from bot.crm.sql import SqlCrm
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the loop the fixtures run on

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from bot.crm.database import make_engine
+from bot.database import make_engine
 from bot.crm.models import metadata
 from bot.crm.upgrade import SchemaError, downgrade_schema, head_revision, upgrade_schema
 

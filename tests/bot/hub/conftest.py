@@ -21,9 +21,10 @@ from aiohttp import web
 from bot.handoff.priority import Factors
 from bot.handoff.store import Handoff, NewHandoff
 from bot.hub import keys
+from bot.channel_registry import ChannelPlugin, ChannelRegistry
 from bot.hub.app import create_app
 from bot.settings import Settings
-from channels.senders import DeliveryFailed
+from bot.channel_registry import DeliveryFailed
 from tests.conftest import PROJECT
 from tests.support.passwords import fast_password_hashing  # noqa: F401 (autouse)
 
@@ -109,10 +110,8 @@ def fake_rasa() -> FakeRasa:
 
 
 @pytest.fixture
-def sender(monkeypatch) -> RecordingSender:
-    recording = RecordingSender()
-    monkeypatch.setattr("bot.hub.agent_desk.sender_for", lambda channel, settings: recording)
-    return recording
+def sender() -> RecordingSender:
+    return RecordingSender()
 
 
 @pytest.fixture
@@ -134,7 +133,10 @@ def hub_settings(tmp_path: Path, seeded_crm_url: str, rasa_port: int) -> Setting
 @pytest.fixture
 async def hub(aiohttp_client, hub_settings, sender):
     """A test client on the real hub app (started: database, feed and sweeper running)."""
-    return await aiohttp_client(create_app(hub_settings))
+    # The recording sender stands in for every channel the hub can reach.
+    recording = ChannelPlugin("recording", reaches=("webchat", "rest", "telegram"),
+                              make_sender=lambda settings: sender)
+    return await aiohttp_client(create_app(hub_settings, channels=ChannelRegistry([recording])))
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.senders import DeliveryFailed, sender_for
+from bot.channel_registry import ChannelRegistry, DeliveryFailed
 from channels.telegram import TelegramSender
 from tests.channels.telegram.conftest import telegram_settings
 from tests.channels.telegram.fake_bot_api import FakeBotApi
@@ -88,7 +88,8 @@ async def test_the_hub_sender_reports_what_it_cannot_deliver(sender: TelegramSen
 
 
 async def test_the_hub_sender_without_a_token(tmp_path: Path, fake: FakeBotApi) -> None:
-    sender = sender_for("telegram", telegram_settings(tmp_path, fake, RAPPORT_TELEGRAM_TOKEN=""))
+    settings = telegram_settings(tmp_path, fake, RAPPORT_TELEGRAM_TOKEN="")
+    sender = ChannelRegistry.installed().sender_for("telegram", settings)
 
     with pytest.raises(DeliveryFailed, match="not configured"):
         await sender.send(str(CHAT), [{"text": "Hi"}])

@@ -1,1 +1,1 @@
-"""Web chat: store and outbox, the Rasa channel, the hub pages, the widget in Chromium."""
+"""Web chat: store and sender, the Rasa channel, the hub pages, the widget in Chromium."""

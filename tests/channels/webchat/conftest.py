@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 
 from bot.settings import Settings
-from channels.webchat.outbox import WebChatStore
+from channels.webchat.store import WebChatStore
 from tests.support.postgres import create_pg_database, drop_pg_database
 from tests.support.stack import free_port
 

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from bot.database import naive_utcnow
 from channels.webchat.channel import WebChatOutput
-from channels.webchat.outbox import OutboxSender, WebChatStore, messages, sessions, utcnow
+from channels.webchat.sender import OutboxSender
+from channels.webchat.store import WebChatStore
+from channels.webchat.tables import messages, sessions
 
 from .conftest import SHOP
 
@@ -57,8 +60,8 @@ async def test_an_idle_session_is_401(channel_server, tmp_path: Path) -> None:
     server = await channel_server()
     token = await server.new_token()
     store: WebChatStore = server.channel.store
-    with store._engine.begin() as connection:
-        connection.execute(update(sessions).values(last_seen_at=utcnow() - timedelta(days=40)))
+    with store.engine.begin() as connection:
+        connection.execute(update(sessions).values(last_seen_at=naive_utcnow() - timedelta(days=40)))
     status, body = await server.say(token, "hello")
     assert status == 401 and "expired" in body["error"]
 
@@ -105,8 +108,8 @@ async def test_preflight(channel_server) -> None:
                                                   headers=preflight)
         assert status == 403 and "Access-Control-Allow-Origin" not in headers
     store: WebChatStore = server.channel.store
-    await store.ensure_schema()
-    with store._engine.connect() as connection:  # a preflight never creates a session
+    await store.ensure_tables()
+    with store.engine.connect() as connection:  # a preflight never creates a session
         assert connection.execute(select(sessions)).all() == []
 
 
@@ -323,7 +326,7 @@ async def test_the_token_is_never_stored(channel_server) -> None:
     token = await server.new_token()
     await server.say(token, "hello")
     store: WebChatStore = server.channel.store
-    with store._engine.connect() as connection:
+    with store.engine.connect() as connection:
         dump = repr(connection.execute(select(sessions)).all()) + repr(
             connection.execute(select(messages)).all())
     assert token not in dump
@@ -339,7 +342,7 @@ async def test_the_watcher_wakes_on_writes_from_another_process_and_on_close(
     rasa, hub = WebChatStore.from_url(url), WebChatStore.from_url(url)
     watcher = HistoryWatcher(rasa, interval=0.1)
     try:
-        await rasa.ensure_schema()
+        await rasa.ensure_tables()
         started = time.monotonic()
         await watcher.wait("wc-1", 0.3)  # nothing happens: it times out
         assert 0.25 < time.monotonic() - started < 1

@@ -20,7 +20,7 @@ import pytest_asyncio
 import yaml
 
 from bot.settings import Settings
-from channels.webchat.outbox import OutboxSender
+from channels.webchat.sender import OutboxSender
 from tests.conftest import TEST_EPOCH_SCALE
 from tests.support.stack import Stack, http, stack_env, texts
 from tests.support.browser import chromium, require_chromium

@@ -1,102 +1,36 @@
-"""The web chat's store: sessions and each conversation's messages, and the hub's sender.
+"""The web chat's store: sessions and each conversation's messages (tables in tables.py).
 
-Two tables in the hub database (`RAPPORT_HUB_DB_URL`), created on first use:
-
-- `webchat_sessions`: one row per widget session. Only the SHA-256 of the session token is
-  kept; the Rasa sender id is derived from that hash, so the token itself never reaches a
-  tracker, a log or the agent console.
-- `webchat_messages`: every message of a conversation (customer, bot, agent), keyed by the
-  Rasa sender id, numbered 1, 2, 3... per conversation (`seq`).
-- `webchat_conversations`: each conversation's last number. Writers take numbers by updating
-  this row, which holds its lock until they commit, so numbers become visible in order: a
-  client that has read up to N never misses a message numbered below N that commits later
-  (on PostgreSQL as on SQLite, from any number of processes).
-
-`OutboxSender` is the hub's way to reach a web chat customer during a handoff: it appends
-the agent's messages (and the bot's, after a hand-back) to the conversation, and the widget
-picks them up on its next poll. A REST
-conversation cannot be reached (Rasa's REST channel only answers requests), so its agent
-messages are queued in the same table under its sender id, for an integration to collect.
+Sessions are found by the SHA-256 of their token, never the token. Messages are numbered per
+conversation in commit order (see tables.py), so a widget that polls "after N" misses
+nothing. Every call runs in a worker thread; a database error becomes `StoreUnavailable`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional
 
-from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
-    UniqueConstraint, delete, func, insert, select, update,
-)
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from bot.database import make_engine
-from channels.message_guard import MessageRejected, check_sender
-from bot.settings import Settings
+from bot.database import ThreadedStore, make_engine, naive_utcnow
 from channels.senders import DeliveryFailed
-
-logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
+from channels.webchat import tables
+from channels.webchat.tables import conversations, messages, sessions
 
 ROLES = ("customer", "bot", "agent")
 SENDER_PREFIX = "wc-"
 SESSION_IDLE_DAYS = 30  # a session unused this long is refused; the widget starts a new one
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is refreshed at most this often
 MAX_PAGE = 200
-MAX_AGENT_NAME = 80
-MAX_PAYLOAD_CHARS = 20_000
 _APPEND_ATTEMPTS = 8
 # Rasa response fields a message may carry; anything else is dropped before storing.
 _FIELDS = ("text", "buttons", "image", "attachment", "custom")
-
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "pk": "pk_%(table_name)s",
-})
-_Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
-
-sessions = Table(
-    "webchat_sessions", metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("sender_id", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime, nullable=False),
-    Column("last_seen_at", DateTime, nullable=False),
-)
-
-conversations = Table(  # the last number given out in each conversation
-    "webchat_conversations", metadata,
-    Column("conversation_id", String(128), primary_key=True),
-    Column("last_seq", Integer, nullable=False),
-)
-
-messages = Table(
-    "webchat_messages", metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("conversation_id", String(128), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("agent_name", String(MAX_AGENT_NAME)),
-    Column("client_id", String(64)),
-    Column("created_at", DateTime, nullable=False),
-    UniqueConstraint("conversation_id", "seq"),
-    UniqueConstraint("conversation_id", "client_id"),
-    Index("ix_webchat_messages_created_at", "created_at"),
-)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def hash_token(token: str) -> str:
@@ -159,40 +93,20 @@ def clean_payload(message: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-class WebChatStore:
+class WebChatStore(ThreadedStore):
     """Sessions and message histories; every call runs one short transaction in a thread."""
+
+    metadata = tables.metadata
+    label = "web chat store"
 
     def __init__(self, engine: Engine, *, dispose_engine: bool = False,
                  idle_days: int = SESSION_IDLE_DAYS) -> None:
-        self._engine = engine
-        self._dispose_engine = dispose_engine
+        super().__init__(engine, dispose_engine=dispose_engine)
         self._idle = timedelta(days=idle_days)
-        self._schema_ready = False
 
     @classmethod
     def from_url(cls, url: str) -> "WebChatStore":
         return cls(make_engine(url), dispose_engine=True)
-
-    async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(self._call, work, *args)
-
-    def _call(self, work: Callable[..., T], *args: Any) -> T:
-        if not self._schema_ready:
-            try:
-                metadata.create_all(self._engine, checkfirst=True)
-            except SQLAlchemyError:
-                # Another process created the tables between our check and our CREATE.
-                metadata.create_all(self._engine, checkfirst=True)
-            self._schema_ready = True
-        return work(*args)
-
-    async def ensure_schema(self) -> None:
-        """Create the tables if they are missing (idempotent)."""
-        await self._run(lambda: None)
-
-    async def close(self) -> None:
-        if self._dispose_engine:
-            await asyncio.to_thread(self._engine.dispose)
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -200,24 +114,24 @@ class WebChatStore:
         """A new session with a fresh random token (returned once, stored only as a hash)."""
         token = secrets.token_urlsafe(32)
         token_hash = hash_token(token)
-        now = utcnow()
+        now = naive_utcnow()
 
         def work() -> None:
-            with self._engine.begin() as connection:
+            with self.engine.begin() as connection:
                 connection.execute(insert(sessions).values(
                     token_hash=token_hash, sender_id=sender_id_for(token_hash),
                     created_at=now, last_seen_at=now))
 
-        await self._run(work)
+        await self.call(work)
         return WebChatSession(sender_id_for(token_hash), now, token)
 
     async def session_for_token(self, token: str) -> Optional[WebChatSession]:
         """The live session a token opens (and mark it seen), or None."""
         token_hash = hash_token(token)
-        now = utcnow()
+        now = naive_utcnow()
 
         def work() -> Optional[WebChatSession]:
-            with self._engine.begin() as connection:
+            with self.engine.begin() as connection:
                 row = connection.execute(
                     select(sessions.c.sender_id, sessions.c.created_at, sessions.c.last_seen_at)
                     .where(sessions.c.token_hash == token_hash)).first()
@@ -228,15 +142,15 @@ class WebChatStore:
                         sessions.c.token_hash == token_hash).values(last_seen_at=now))
                 return WebChatSession(row.sender_id, row.created_at)
 
-        return await self._run(work)
+        return await self.call(work)
 
     async def has_session(self, sender_id: str) -> bool:
         def work() -> bool:
-            with self._engine.connect() as connection:
+            with self.engine.connect() as connection:
                 return connection.execute(select(sessions.c.id).where(
                     sessions.c.sender_id == sender_id)).first() is not None
 
-        return await self._run(work)
+        return await self.call(work)
 
     # -- messages ------------------------------------------------------------------------
 
@@ -251,7 +165,7 @@ class WebChatStore:
             raise ValueError(f"unknown role {role!r}")
         if client_id is not None and len(payloads) != 1:
             raise ValueError("a client id names exactly one message")
-        now = utcnow()
+        now = naive_utcnow()
         encoded = [json.dumps(p, ensure_ascii=False, separators=(",", ":")) for p in payloads]
 
         def attempt(connection: Connection) -> list[StoredMessage]:
@@ -283,7 +197,7 @@ class WebChatStore:
         def work() -> list[StoredMessage]:
             for _ in range(_APPEND_ATTEMPTS):
                 try:
-                    with self._engine.begin() as connection:
+                    with self.engine.begin() as connection:
                         return attempt(connection)
                 except IntegrityError:
                     # Two first messages of one conversation at once, or a repeated client
@@ -293,16 +207,16 @@ class WebChatStore:
 
         if not payloads:
             return []
-        return await self._run(work)
+        return await self.call(work)
 
     async def remove(self, conversation_id: str, seq: int) -> None:
         """Forget one message (a customer message whose turn failed, so a retry runs it)."""
         def work() -> None:
-            with self._engine.begin() as connection:
+            with self.engine.begin() as connection:
                 connection.execute(delete(messages).where(
                     messages.c.conversation_id == conversation_id, messages.c.seq == seq))
 
-        await self._run(work)
+        await self.call(work)
 
     async def history(self, conversation_id: str, after: int = 0,
                       limit: int = MAX_PAGE) -> list[StoredMessage]:
@@ -310,7 +224,7 @@ class WebChatStore:
         limit = max(1, min(limit, MAX_PAGE))
 
         def work() -> list[StoredMessage]:
-            with self._engine.connect() as connection:
+            with self.engine.connect() as connection:
                 rows = connection.execute(
                     select(messages.c.id, messages.c.seq, messages.c.role, messages.c.payload,
                            messages.c.agent_name, messages.c.created_at)
@@ -320,20 +234,20 @@ class WebChatStore:
             return [StoredMessage(r.seq, r.role, json.loads(r.payload), r.agent_name,
                                   r.created_at, r.id) for r in rows]
 
-        return await self._run(work)
+        return await self.call(work)
 
     async def last_row_id(self) -> int:
         def work() -> int:
-            with self._engine.connect() as connection:
+            with self.engine.connect() as connection:
                 return connection.execute(
                     select(func.coalesce(func.max(messages.c.id), 0))).scalar_one()
 
-        return await self._run(work)
+        return await self.call(work)
 
     async def changed_since(self, row_id: int, limit: int = 1000) -> tuple[int, set[str]]:
         """(the newest row id, conversations with rows after `row_id`): wakes long polls."""
         def work() -> tuple[int, set[str]]:
-            with self._engine.connect() as connection:
+            with self.engine.connect() as connection:
                 rows = connection.execute(
                     select(messages.c.id, messages.c.conversation_id)
                     .where(messages.c.id > row_id).order_by(messages.c.id).limit(limit)).all()
@@ -341,54 +255,4 @@ class WebChatStore:
                 return row_id, set()
             return rows[-1].id, {row.conversation_id for row in rows}
 
-        return await self._run(work)
-
-
-class OutboxSender:
-    """The `ChannelSender` for web chat (and REST, queued): the hub's messages into history.
-
-    A message with an `"agent"` key ({"text": ..., "agent": "Sam"}) is an agent's, shown with
-    that name; one without is the bot's, relayed by the hub (e.g. its question after a
-    hand-back, from Rasa's trigger_intent).
-    """
-
-    def __init__(self, store: WebChatStore, *, owns_store: bool = False) -> None:
-        self._store = store
-        self._owns_store = owns_store
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "OutboxSender":
-        return cls(WebChatStore.from_url(settings.hub_db_url), owns_store=True)
-
-    async def send(self, recipient_id: str, messages: list[dict[str, Any]]) -> None:
-        """Append `messages` (Rasa response format) to the conversation, in order."""
-        try:
-            check_sender(recipient_id)
-        except MessageRejected as error:
-            raise DeliveryFailed(f"not a conversation id: {error}") from error
-        batches: list[tuple[str, Optional[str], list[dict[str, Any]]]] = []
-        for message in messages:
-            payload = clean_payload(message)
-            if not payload or len(json.dumps(payload)) > MAX_PAYLOAD_CHARS:
-                raise DeliveryFailed("a message must have text, buttons or an image, "
-                                     f"and at most {MAX_PAYLOAD_CHARS} characters")
-            agent = str(message.get("agent") or "").strip()[:MAX_AGENT_NAME] or None
-            role = "agent" if "agent" in message else "bot"
-            if batches and batches[-1][:2] == (role, agent):
-                batches[-1][2].append(payload)
-            else:
-                batches.append((role, agent, [payload]))
-        try:
-            if recipient_id.startswith(SENDER_PREFIX) and not await self._store.has_session(
-                    recipient_id):
-                raise DeliveryFailed(f"no web chat session {recipient_id}")
-            for role, agent, payloads in batches:
-                await self._store.append(recipient_id, role, payloads, agent_name=agent)
-        except SQLAlchemyError as error:
-            logger.warning("web chat outbox unavailable for %s: %s", recipient_id,
-                           type(error).__name__)
-            raise DeliveryFailed("the web chat store is unavailable") from error
-
-    async def close(self) -> None:
-        if self._owns_store:
-            await self._store.close()
+        return await self.call(work)

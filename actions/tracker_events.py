@@ -1,0 +1,66 @@
+"""The one place actions read what NLU made of the customer's messages: intent, entities, mood.
+
+Rasa keeps that in each `user` event's `parse_data`, and `tracker.latest_message` is the latest
+`parse_data` itself; actions read both through here, so they agree on missing or odd values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+
+Event = Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What NLU said about one message; empty values when it said nothing."""
+
+    intent: Optional[str] = None
+    confidence: Optional[float] = None
+    entities: tuple[Dict[str, Any], ...] = ()
+    sentiment: Optional[float] = None  # VADER compound, -1..1
+
+
+def _number(value: Any) -> Optional[float]:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def understood_from(parse_data: Optional[Dict[str, Any]]) -> Understood:
+    """Read a `parse_data` dict (or `tracker.latest_message`), tolerating missing parts."""
+    parse_data = parse_data if isinstance(parse_data, dict) else {}
+    intent = parse_data.get("intent")
+    intent = intent if isinstance(intent, dict) else {}
+    sentiment = parse_data.get("sentiment")
+    sentiment = sentiment if isinstance(sentiment, dict) else {}
+    return Understood(
+        intent=intent.get("name") or None,
+        confidence=_number(intent.get("confidence")),
+        entities=tuple(e for e in parse_data.get("entities") or [] if isinstance(e, dict)),
+        sentiment=_number(sentiment.get("compound")),
+    )
+
+
+def understood(event: Event) -> Understood:
+    """What NLU said about a `user` event."""
+    return understood_from(event.get("parse_data"))
+
+
+def latest(tracker: Tracker) -> Understood:
+    """What NLU said about the customer's latest message."""
+    return understood_from(tracker.latest_message)
+
+
+def user_events(tracker: Tracker) -> List[Event]:
+    """The customer's messages in the tracker, oldest first."""
+    return [event for event in tracker.events if event.get("event") == "user"]
+
+
+def user_intents(tracker: Tracker) -> List[str]:
+    """The intent of each of the customer's messages, oldest first ("" where there is none)."""
+    return [understood(event).intent or "" for event in user_events(tracker)]
