@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Protocol
 
+from bot.errors import Unavailable
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "rapport.channels"
 
 
-class DeliveryFailed(RuntimeError):  # TODO(lead): Unavailable once bot/errors.py lands
+class DeliveryFailed(Unavailable):
     """The message could not be delivered now (the caller may retry or tell the agent)."""
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool, StaticPool
@@ -150,6 +150,7 @@ class ThreadedStore:
         return await self._in_thread(self.call_sync, work, *args, **kwargs)
 
     def call_sync(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`call` for code already in a worker thread."""
         return self._guarded(work, work, *args, **kwargs)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
@@ -157,11 +158,11 @@ class ThreadedStore:
         return await self._in_thread(self.run_sync, work, *args)
 
     def run_sync(self, work: Callable[..., T], *args: Any) -> T:
+        """`run` for code already in a worker thread."""
         return self._guarded(work, self._transaction, work, *args)
 
     def _transaction(self, work: Callable[..., T], *args: Any) -> T:
         """Run `work` in one transaction; a subclass may hand it a session instead."""
-        connection: Connection
         with self.engine.begin() as connection:
             return work(connection, *args)
 

@@ -10,8 +10,9 @@
     ├── Unavailable               something Rapport depends on cannot answer now: retry later
     │   ├── StoreUnavailable      bot/database.py: a SQL store (hub, web chat, Telegram)
     │   ├── CrmUnavailable        bot/crm/interface.py: the CRM (also a CrmError)
-    │   └── RasaApiError          bot/hub/rasa_api.py: Rasa's HTTP API
-    │       └── RasaUnavailable
+    │   ├── RasaApiError          bot/hub/rasa_api.py: Rasa's HTTP API
+    │   │   └── RasaUnavailable
+    │   └── DeliveryFailed        bot/channel_registry.py: a message to a customer's app
     └── CliError, SupervisorError, TrainingError   bot/ops: a command could not do its job
 
 Errors that were a ValueError or RuntimeError before the tree stay one (second base), so

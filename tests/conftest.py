@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 import pytest
 import pytest_asyncio
@@ -18,6 +21,10 @@ from sqlalchemy.engine import Engine
 
 from bot.brand import Brand, load_brand
 from bot.settings import Settings
+from tests.support.postgres import (
+    DbSchema, NothingListens, PgDatabases, PgMisconfigured, SqliteTemplates, connect_admin,
+    create_pg_database, delete_rows, drop_pg_database,
+)
 from tests.support.stack import TEST_EPOCH_SCALE
 
 from tests.support import PROJECT
@@ -29,22 +36,60 @@ TODAY = date.today()
 
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Engine]:
-    """An AUTOCOMMIT engine on the machine's PostgreSQL, or a skip that says why."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
+    """An AUTOCOMMIT engine on the machine's PostgreSQL.
 
-    from tests.support.postgres import PG_ADMIN_URL, admin_engine
-
-    admin = admin_engine()
+    Skips only when nothing listens on the server's port; a server that answers but cannot be
+    used (a wrong password, a missing database) fails every test that needs it.
+    """
     try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        admin.dispose()
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {reason}")
+        admin = connect_admin()
+    except NothingListens as error:
+        pytest.skip(str(error))
+    except PgMisconfigured as error:
+        pytest.fail(str(error), pytrace=False)
     yield admin
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases(pg_admin: Engine) -> Iterator[PgDatabases]:
+    """The session's PostgreSQL databases, one per schema, dropped at the end."""
+    databases = PgDatabases(pg_admin)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplates:
+    return SqliteTemplates(tmp_path_factory.mktemp("sqlite-templates"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def make_db_url(request: pytest.FixtureRequest, tmp_path: Path,
+                sqlite_templates: SqliteTemplates) -> Iterator[Callable[[DbSchema], str]]:
+    """This test's database, on SQLite and on PostgreSQL: `make_db_url(schema)` gives its URL.
+
+    SQLite: a file in tmp_path. PostgreSQL: the session's database for a schema that is made
+    once (its rows deleted first), or a new database with no tables, dropped afterwards.
+    """
+    fresh: list[tuple[Engine, str]] = []
+
+    def make(schema: DbSchema) -> str:
+        if request.param == "sqlite":
+            return sqlite_templates.url(schema, tmp_path)
+        databases = request.getfixturevalue("pg_databases")
+        if schema.create is None:
+            url = create_pg_database(databases.admin, schema.prefix)
+            fresh.append((databases.admin, url))
+            return url
+        url = databases.url(schema)
+        if schema.metadata is not None:
+            delete_rows(url, schema.metadata)
+        return url
+
+    yield make
+    for admin, url in fresh:
+        drop_pg_database(admin, url)
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +141,8 @@ async def crm(seeded_crm_url: str) -> AsyncIterator:
 
 @pytest.fixture(scope="session")
 def test_var_dir() -> Path:
-    """A var/ for the session's trained model and spaCy pipeline, kept between runs."""
+    """The model cache: the trained model and spaCy pipeline, kept between runs and shared by
+    every pytest session on this checkout (each stack gets a var/ of its own)."""
     path = PROJECT / "var" / "test"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -113,10 +159,70 @@ def test_settings(test_var_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def trained_model(test_settings: Settings, brand: Brand) -> Path:
-    """The bot trained once per session (reused while config, domain and data are unchanged)."""
-    from bot.ops.spacy_pipeline import build_pipeline, is_up_to_date
-    from bot.ops.training import train
+    """The bot trained once per content hash (config, domain, data) and cached.
 
-    if not is_up_to_date(brand, test_settings.spacy_model_dir):
-        build_pipeline(brand, test_settings.spacy_model_dir)
-    return train(test_settings)
+    Sessions running at once take turns (a lock file), and a model enters the cache whole
+    (trained in a staging directory, then renamed), so no session trains over another's
+    model or ever sees half of one.
+    """
+    from bot.ops.spacy_pipeline import build_pipeline, is_up_to_date
+    from bot.ops.training import model_path_for, train
+
+    target = model_path_for(test_settings)
+    with _cache_lock(test_settings.var_dir / "cache.lock"):
+        if not is_up_to_date(brand, test_settings.spacy_model_dir):
+            build_pipeline(brand, test_settings.spacy_model_dir)
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        try:
+            trained = train(_StagedSettings.of(test_settings, staging))
+            os.replace(trained, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _prune_cache(target)
+    return target
+
+
+@contextmanager
+def _cache_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (another session waits until it is released)."""
+    import fcntl
+
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class _StagedSettings(Settings):
+    """The cache's settings, except that a trained model is written to `staging_dir`.
+
+    The model's name and its spaCy path stay those of the cache: only where it is written
+    changes, so the finished file can be renamed into the cache in one step.
+    """
+
+    staging_dir: Path = Path()
+
+    @classmethod
+    def of(cls, settings: Settings, staging_dir: Path) -> "_StagedSettings":
+        values = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+        return cls(**values, staging_dir=staging_dir)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.staging_dir
+
+
+def _prune_cache(keep: Path, retain: int = 3) -> None:
+    """Keep the few newest models, so the cache does not grow with every content change."""
+    from bot.ops.training import MODEL_PREFIX
+
+    models = sorted(keep.parent.glob(f"{MODEL_PREFIX}*.tar.gz"),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [m for m in models if m != keep][retain - 1:]:
+        old.unlink(missing_ok=True)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.crm.errors import InvalidRequest, OfferNotFound
 from bot.crm.interface import (
-    Case, CaseNotFound, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
+    Case, CaseNotFound, CrmError, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
     NewCase, Offer, Order, OrderNotFound,
 )
 from bot.crm.models import (
@@ -140,7 +140,6 @@ class SqlCrm(ThreadedStore):
         self, customer_id: str, channel: str, kind: str, summary: str
     ) -> None:
         await self.run(_add_interaction, customer_id, channel, kind, summary)
-
 
 
 # -- lookups that raise the named errors ------------------------------------------------

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.database import aware, naive, utcnow
-from bot.handoff.tables import Database, agent_sessions, agents, login_failures, new_id
+from bot.handoff.tables import Database, agent_sessions, agents, login_failures, new_hub_id
 
 ROLES = ("agent", "analyst", "admin")
 HANDLING_ROLES = ("agent", "admin")  # roles that take handoffs (and count as online)
@@ -183,7 +183,7 @@ class AgentDirectory:
 def _add(conn: Connection, name: str, role: str, hashed: str) -> Agent:
     if conn.execute(select(agents.c.id).where(agents.c.login == name.lower())).first():
         raise AgentError(f"an agent called {name} already exists")
-    values = {"id": new_id("A-"), "name": name, "login": name.lower(), "role": role,
+    values = {"id": new_hub_id("A-"), "name": name, "login": name.lower(), "role": role,
               "password_hash": hashed, "active": True, "created_at": naive(utcnow())}
     try:
         conn.execute(insert(agents).values(**values))

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.handoff.priority import Priority, base_priority, queue_order
 from bot.handoff.records import Handoff, HandoffConflict, HandoffNotFound, NewHandoff, Note
 from bot.database import aware, naive, utcnow
-from bot.handoff.tables import Database, agents, handoff_notes, handoffs, new_id
+from bot.handoff.tables import Database, agents, handoff_notes, handoffs, new_hub_id
 from bot.handoff.states import (
     ABANDONED, ASSIGNED, CALLBACK, MOVES, OPEN_STATES, RESOLVED, WAITING, InvalidTransition,
     is_open, next_state, sources,
@@ -191,7 +191,7 @@ class _AlreadyOpen(Exception):
 
 def _create(conn: Connection, new: NewHandoff, now: datetime) -> Handoff:
     priority = base_priority(new.factors)
-    handoff_id = new_id("H-")
+    handoff_id = new_hub_id("H-")
     closed = None if is_open(new.state) else naive(now)
     try:
         conn.execute(insert(handoffs).values(

@@ -1,6 +1,6 @@
 """The hub database's handoff and agent tables, and `Database`, the store over them.
 
-Tables are created idempotently (`create_tables`) by the hub at start and by the action
+Tables are created idempotently (`create_hub_tables`) by the hub at start and by the action
 server on first use, so either may start first; SQLite and PostgreSQL both work. Times are
 stored as naive UTC and come back aware (`naive`/`aware` in bot.database). Several
 processes share these tables, so every change of state is one conditional UPDATE, never
@@ -98,11 +98,11 @@ handoff_notes = Table(
 )
 
 
-def new_id(prefix: str) -> str:
+def new_hub_id(prefix: str) -> str:
     return prefix + secrets.token_hex(6).upper()
 
 
-def create_tables(engine: Engine) -> None:
+def create_hub_tables(engine: Engine) -> None:
     """Create the hub tables that are missing; safe when another process does it at once."""
     database.create_tables(engine, metadata)
 

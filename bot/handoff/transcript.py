@@ -42,7 +42,7 @@ def _key(event: dict[str, Any]) -> str:
     return f"{event.get('event')}-{event.get('timestamp')}-{zlib.crc32(text.encode()):08x}"
 
 
-def agent_of(event: dict[str, Any]) -> Optional[str]:
+def agent_name_of(event: dict[str, Any]) -> Optional[str]:
     """The agent's name on a `bot` event an agent sent, else None."""
     metadata = event.get("metadata") or {}
     agent = metadata.get("agent") if isinstance(metadata, dict) else None
@@ -83,7 +83,7 @@ def turn_of(event: dict[str, Any]) -> Optional[Turn]:
         return Turn(_key(event), "customer", str(event.get("text") or ""), at,
                     intent.get("name"), rounded, compound, mood_of(compound))
     if kind == "bot":
-        agent = agent_of(event)
+        agent = agent_name_of(event)
         buttons = tuple(str(b.get("title", "")) for b in
                         ((event.get("data") or {}).get("buttons") or []) if isinstance(b, dict))
         return Turn(_key(event), "agent" if agent else "bot", str(event.get("text") or ""), at,

@@ -20,7 +20,7 @@ from aiohttp import web
 from bot.channel_registry import DeliveryFailed
 from bot.handoff.agents import AgentDirectory
 from bot.errors import StoreUnavailable
-from bot.handoff.tables import create_tables, open_database
+from bot.handoff.tables import create_hub_tables, open_database
 from bot.handoff.store import HandoffConflict, HandoffNotFound, HandoffStore
 from bot.hub import keys
 from bot.hub.auth import API_PREFIX, console_guard
@@ -66,7 +66,7 @@ async def console_errors(request: web.Request, handler) -> web.StreamResponse:
 async def _console_resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     db = open_database(settings.hub_db_url)
-    await asyncio.to_thread(create_tables, db.engine)
+    await asyncio.to_thread(create_hub_tables, db.engine)
     store = HandoffStore(db)
     crm = None
     try:

@@ -1,5 +1,4 @@
-"""Errors the console's views raise; one middleware
-(`bot.hub.console_app.console_errors`) turns them into HTTP."""
+"""Errors the console's views raise; `bot.hub.console_app.console_errors` makes them HTTP."""
 
 from __future__ import annotations
 

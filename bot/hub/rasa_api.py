@@ -59,7 +59,11 @@ class RasaApi:
                 if not 200 <= response.status < 300:
                     text = (await response.text())[:300]
                     raise RasaApiError(f"Rasa answered {response.status}: {text}")
-                return await response.json(content_type=None)
+                try:
+                    return await response.json(content_type=None)
+                except ValueError as error:  # not Rasa on that port, or a proxy's page
+                    raise RasaApiError(f"Rasa answered {response.status} with a body that is "
+                                       "not JSON") from error
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise RasaUnavailable(f"Rasa is unreachable ({type(error).__name__})") from error
 

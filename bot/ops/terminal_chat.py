@@ -19,7 +19,7 @@ def send(rasa_url: str, sender: str, message: str, timeout: float = 60.0) -> lis
         return json.loads(response.read().decode() or "[]")
 
 
-def render(replies: list[dict]) -> tuple[list[str], list[dict]]:
+def format_replies(replies: list[dict]) -> tuple[list[str], list[dict]]:
     """Lines to print and the buttons on offer (numbered from 1)."""
     lines, buttons = [], []
     for reply in replies:
@@ -51,5 +51,5 @@ def chat(rasa_url: str, sender: Optional[str] = None) -> int:
         except (urllib.error.URLError, OSError) as error:
             print(f"rapport: error: cannot reach the bot at {rasa_url} ({error}); is `rapport run` running?")
             return 2
-        lines, buttons = render(replies)
+        lines, buttons = format_replies(replies)
         print("\n".join(lines) if lines else "bot> (no reply)")

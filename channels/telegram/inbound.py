@@ -57,7 +57,7 @@ class BotIdentity:
 
 
 @dataclass(frozen=True)
-class Turn:
+class RasaTurn:
     """Hand `text` to Rasa; `trusted` text is ours (e.g. /start's greeting intent), not the
     customer's, so it skips the message guard. A `button_token` stands for a long payload."""
 
@@ -83,7 +83,7 @@ class Ignore:
     callback_query_id: Optional[str] = None
 
 
-Inbound = Union[Turn, Reply, Ignore]
+Inbound = Union[RasaTurn, Reply, Ignore]
 
 
 def chat_of(update: telegram.Update) -> Optional[str]:
@@ -121,14 +121,14 @@ def read_update(update: telegram.Update, bot: Optional[BotIdentity]) -> Inbound:
         if command == "start":
             return _start(argument, metadata)
         text = _without_mentions(message.text, bot) if group else message.text
-        return Turn(text, metadata) if text.strip() else Turn(GREETING, metadata, trusted=True)
+        return RasaTurn(text, metadata) if text.strip() else RasaTurn(GREETING, metadata, trusted=True)
     if message.contact is not None:
         return _contact(message.contact, sender.id, metadata)
     for attribute, kind in MEDIA_KINDS:
         if getattr(message, attribute, None):
             if message.caption:
                 caption = _without_mentions(message.caption, bot) if group else message.caption
-                return Turn(caption, {**metadata, "telegram_attachment": attribute})
+                return RasaTurn(caption, {**metadata, "telegram_attachment": attribute})
             return Reply(MEDIA_REPLIES[kind])
     return Ignore("service message")
 
@@ -140,26 +140,26 @@ def _button(query: telegram.CallbackQuery) -> Inbound:
     metadata = {"telegram_chat_type": str(message.chat.type),
                 "telegram_user_id": query.from_user.id, "telegram_button": True}
     token = query.data if query.data.startswith(BUTTON_TOKEN_PREFIX) else None
-    return Turn("" if token else query.data, metadata, callback_query_id=query.id,
+    return RasaTurn("" if token else query.data, metadata, callback_query_id=query.id,
                 keyboard_message_id=message.message_id, button_token=token)
 
 
-def _start(argument: str, metadata: dict[str, Any]) -> Turn:
+def _start(argument: str, metadata: dict[str, Any]) -> RasaTurn:
     """/start greets; /start PAYLOAD (a deep link, t.me/bot?start=PAYLOAD) asks about it."""
     payload = argument.strip()
     if not payload or not _DEEP_LINK.match(payload):
-        return Turn(GREETING, metadata, trusted=True)
+        return RasaTurn(GREETING, metadata, trusted=True)
     metadata = {**metadata, "telegram_start_payload": payload}
     match = _TOPIC_AND_VALUE.match(payload)  # order-RP-100001 → "order RP-100001"
     text = f"{match.group(1)} {match.group(2)}" if match else payload.replace("_", " ")
-    return Turn(text, metadata)
+    return RasaTurn(text, metadata)
 
 
 def _contact(contact: telegram.Contact, sender_id: int, metadata: dict[str, Any]) -> Inbound:
     if contact.user_id is None or contact.user_id != sender_id:
         return Reply(OTHER_CONTACT)
     phone = normalise_phone(contact.phone_number)
-    return Turn(phone, {**metadata, "telegram_contact_phone": phone})
+    return RasaTurn(phone, {**metadata, "telegram_contact_phone": phone})
 
 
 def normalise_phone(number: str) -> str:

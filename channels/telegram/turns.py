@@ -21,7 +21,7 @@ from channels.message_guard import MessageRejected, button_intents, check_text
 from bot.settings import Settings
 from channels.telegram.api import BotApi
 from channels.telegram.inbound import (
-    BUTTON_EXPIRED, BotIdentity, Ignore, Reply, Turn, read_update,
+    BUTTON_EXPIRED, BotIdentity, Ignore, Reply, RasaTurn, read_update,
 )
 from channels.telegram.output import TelegramCollector
 from channels.telegram.store import StoredUpdate, TelegramStore
@@ -64,7 +64,7 @@ class TurnRunner:
             return [{"text": inbound.text}]
         return await self._turn(stored, inbound)
 
-    async def _turn(self, stored: StoredUpdate, turn: Turn) -> list[dict[str, Any]]:
+    async def _turn(self, stored: StoredUpdate, turn: RasaTurn) -> list[dict[str, Any]]:
         chat_id = str(stored.chat_id)
         if turn.keyboard_message_id is not None:
             await self.api.remove_keyboard(chat_id, turn.keyboard_message_id)

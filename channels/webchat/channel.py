@@ -45,7 +45,7 @@ from bot.errors import StoreUnavailable
 from channels.message_guard import MessageRejected, button_intents, check_text
 from bot.settings import Settings
 from channels.rest import parse_json_body
-from channels.senders import DeliveryFailed
+from bot.channel_registry import DeliveryFailed
 from channels.webchat.store import (
     DuplicateMessage, MAX_PAGE, StoredMessage, WebChatSession, WebChatStore, clean_payload,
 )

@@ -6,18 +6,15 @@ requests, so those wait in the web chat's message table for the integration to c
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bot.channel_registry import ChannelPlugin, ChannelSender
 from bot.settings import Settings
-
-STATIC_DIR = Path(__file__).parent / "static"
+from channels.webchat import STATIC_DIR
 
 
 def _make_sender(settings: Settings) -> ChannelSender:
-    from channels.webchat.sender import OutboxSender
+    from channels.webchat.sender import WebChatSender
 
-    return OutboxSender.from_settings(settings)
+    return WebChatSender.from_settings(settings)
 
 
 PLUGIN = ChannelPlugin(name="webchat", reaches=("webchat", "rest"), make_sender=_make_sender,

@@ -1,4 +1,4 @@
-"""`OutboxSender`: how the hub reaches a web chat customer while an agent handles them.
+"""`WebChatSender`: how the hub reaches a web chat customer while an agent handles them.
 
 It appends the agent's messages (and the bot's, after a hand-back) to the conversation in the
 web chat's store, and the widget picks them up on its next poll. A REST conversation cannot
@@ -15,7 +15,7 @@ from typing import Any, Optional
 from bot.errors import StoreUnavailable
 from bot.settings import Settings
 from channels.message_guard import MessageRejected, check_sender
-from channels.senders import DeliveryFailed
+from bot.channel_registry import DeliveryFailed
 from channels.webchat.store import SENDER_PREFIX, WebChatStore, clean_payload
 from channels.webchat.tables import MAX_AGENT_NAME
 
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD_CHARS = 20_000
 
-class OutboxSender:
+class WebChatSender:
     """The `ChannelSender` for web chat (and REST, queued): the hub's messages into history.
 
     A message with an `"agent"` key ({"text": ..., "agent": "Sam"}) is an agent's, shown with
@@ -36,7 +36,7 @@ class OutboxSender:
         self._owns_store = owns_store
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "OutboxSender":
+    def from_settings(cls, settings: Settings) -> "WebChatSender":
         return cls(WebChatStore.from_url(settings.hub_db_url), owns_store=True)
 
     async def send(self, recipient_id: str, messages: list[dict[str, Any]]) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.database import ThreadedStore, make_engine, naive_utcnow
-from channels.senders import DeliveryFailed
+from bot.channel_registry import DeliveryFailed
 from channels.webchat import tables
 from channels.webchat.tables import conversations, messages, sessions
 

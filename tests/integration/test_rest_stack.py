@@ -20,9 +20,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def stack(trained_model: Path, test_var_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory):
     db_dir = tmp_path_factory.mktemp("rest-stack")
-    stack = Stack(stack_env(test_var_dir, db_dir), log_path=db_dir / "rapport-run.log")
+    stack = Stack(stack_env(trained_model, db_dir), log_path=db_dir / "rapport-run.log")
     stack.start()
     yield stack
     stack.stop()

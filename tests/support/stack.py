@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,14 +17,39 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tests.support import PROJECT
+
 TEST_EPOCH_SCALE = "0.5"  # tests train faster; tests/conftest.py trains with the same scale
 TEST_JWT_SECRET = "rapport-test-jwt-secret"  # so tests can call Rasa's API as the hub does
+PORT_SETTINGS = ("RAPPORT_RASA_PORT", "RAPPORT_ACTIONS_PORT", "RAPPORT_HUB_PORT")
+START_ATTEMPTS = 3  # a port picked for a subprocess may be taken before it binds it
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports nobody listens on right now.
+
+    Only for a subprocess that binds the port itself: someone else may take it first, so the
+    caller must retry with new ports (as `Stack.start` does). An in-process server takes a
+    `listening_socket()` instead.
+    """
+    with contextlib.ExitStack() as probes:
+        sockets = [probes.enter_context(socket.socket()) for _ in range(count)]
+        for probe in sockets:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in sockets]
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port nobody listens on right now (see `free_ports` for the race)."""
+    return free_ports(1)[0]
+
+
+def listening_socket() -> socket.socket:
+    """A loopback socket bound to a port of its own, for an in-process server (`sock=`): the
+    port stays ours from here until the server closes it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def http(method: str, url: str, body: Any = None, *, raw: Optional[bytes] = None,
@@ -66,6 +92,17 @@ class Stack:
         return f"http://127.0.0.1:{self.env['RAPPORT_ACTIONS_PORT']}"
 
     def start(self, timeout: float = 420.0) -> None:
+        """Start `rapport run`; on new ports if one was taken between picking and binding."""
+        for _ in range(START_ATTEMPTS - 1):
+            if self._start_once(timeout):
+                return
+            self.env.update(zip(PORT_SETTINGS, map(str, free_ports(len(PORT_SETTINGS)))))
+        if not self._start_once(timeout):
+            raise RuntimeError(f"rapport run found its ports taken {START_ATTEMPTS} times:\n"
+                               f"{self.log()}")
+
+    def _start_once(self, timeout: float) -> bool:
+        """True once it runs; False if it stopped because a port was taken."""
         offset = len(self.log())
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -76,9 +113,11 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if "already in use" in self.log()[offset:].lower():
+                    return False
                 raise RuntimeError(f"rapport run exited early:\n{self.log()}")
             if "Rapport is running" in self.log()[offset:]:
-                return
+                return True
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"rapport run did not come up in {timeout} s:\n{self.log()}")
@@ -116,15 +155,14 @@ def texts(replies: list[dict]) -> list[str]:
     return [reply.get("text", "") for reply in replies]
 
 
-def stack_env(var_dir: Path, db_dir: Path, **extra: str) -> dict[str, str]:
-    """Environment for a stack sharing `var_dir` (spaCy, models) with its own databases."""
+def stack_env(model: Path, db_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a stack of its own in `db_dir` (databases, var/, logs) that runs the
+    session's cached `model` (tests/conftest.py's `trained_model`) instead of training."""
     db_dir.mkdir(parents=True, exist_ok=True)
     env = {
         "RAPPORT_HOME": str(PROJECT),
-        "RAPPORT_VAR_DIR": str(var_dir),
-        "RAPPORT_RASA_PORT": str(free_port()),
-        "RAPPORT_ACTIONS_PORT": str(free_port()),
-        "RAPPORT_HUB_PORT": str(free_port()),
+        "RAPPORT_VAR_DIR": str(db_dir / "var"),
+        **dict(zip(PORT_SETTINGS, map(str, free_ports(len(PORT_SETTINGS))))),
         "RAPPORT_TRACKER_DB": str(db_dir / "tracker.db"),
         "RAPPORT_EVENTS_DB": str(db_dir / "events.db"),
         "RAPPORT_CRM_URL": f"sqlite:///{db_dir / 'crm.db'}",
@@ -134,4 +172,25 @@ def stack_env(var_dir: Path, db_dir: Path, **extra: str) -> dict[str, str]:
         "RAPPORT_RASA_JWT_SECRET": TEST_JWT_SECRET,
     }
     env.update(extra)
+    link_cached_model(model, env)
     return env
+
+
+def link_cached_model(model: Path, env: dict[str, str]) -> None:
+    """Make the stack's var/ hold `model` and its spaCy pipeline, as links into the cache.
+
+    A model's name hashes the content and the spaCy pipeline's path, so the stack's own var/
+    expects another name: the link gets that name, once the stack's settings are checked to
+    describe the very content the cached model was trained on.
+    """
+    from bot.ops.training import model_path_for
+    from bot.settings import Settings
+
+    stack = Settings.from_env(env)
+    cache = stack.with_changes(var_dir=model.parent.parent)  # the cache's var/models/<model>
+    if model_path_for(cache) != model:
+        raise ValueError(f"the stack's settings do not describe the content of {model.name}")
+    stack.spacy_model_dir.parent.mkdir(parents=True, exist_ok=True)
+    stack.spacy_model_dir.symlink_to(cache.spacy_model_dir, target_is_directory=True)
+    stack.models_dir.mkdir(parents=True, exist_ok=True)
+    model_path_for(stack).symlink_to(model)

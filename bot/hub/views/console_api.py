@@ -89,9 +89,9 @@ class Stream:
     """One open event stream and its feed subscription: sending, heartbeat, session check.
 
     `name` says which stream it is in the log; `conversation_id` also subscribes to that
-    conversation's turns (None: queue changes only). Used as `async with Stream(...) as
-    stream:`; leaving the block unsubscribes, and a browser that goes away, a shutdown or an
-    unreachable store end the stream quietly.
+    conversation's turns (None: queue changes only). The stream is subscribed inside
+    `async with stream:`; a browser that goes away, a shutdown or an unreachable store end
+    it quietly there.
     """
 
     def __init__(self, request: web.Request, name: str,
@@ -155,7 +155,7 @@ class Stream:
         """The feed's messages, None every quiet tick, until the stream should end.
 
         It ends when the feed overflows or says `bye`, or when the session is gone (checked
-        on every tick). Several queue changes waiting at once come as one `queue` message.
+        every TICK_SECONDS). Several queue changes waiting at once come as one `queue` message.
         """
         subscription = self._subscription
         async for message in messages(subscription, TICK_SECONDS):
@@ -182,13 +182,14 @@ def _drain(subscription: Subscription) -> None:
 
 async def queue_stream(request: web.Request) -> web.StreamResponse:
     env = request.app[keys.TEMPLATES]
+    stream = Stream(request, "queue")
 
     async def push() -> None:
         queue = await queue_model(request)
         await stream.send("queue", {"html": render_queue(env, queue, stream.agent, stream.csrf),
                                     **queue.counts})
 
-    async with Stream(request, "queue") as stream:
+    async with stream:
         await stream.open()
         if not await stream.alive():
             return stream.response
@@ -208,6 +209,7 @@ async def conversation_stream(request: web.Request) -> web.StreamResponse:
         after = int(request.query.get("after", feed.cursor))
     except ValueError:
         after = feed.cursor
+    stream = Stream(request, "conversation", handoff.conversation_id)
     revision: Optional[int] = None
 
     async def push_turns(events: list[dict[str, Any]]) -> None:
@@ -232,7 +234,7 @@ async def conversation_stream(request: web.Request) -> web.StreamResponse:
                                         "hint": panel.composer_hint})
         return True
 
-    async with Stream(request, "conversation", handoff.conversation_id) as stream:
+    async with stream:
         await stream.open()
         await push_turns([event for _, event in feed.replay(handoff.conversation_id, after)])
         if not await push_panel():

@@ -1,17 +1,16 @@
 """Shared CRM fixtures: real SQLite and PostgreSQL databases at the current schema.
 
-`db_url` is parametrised over both backends. SQLite gets a fresh file per test (a copy of
-one migrated template); PostgreSQL gets one uniquely named database per test session,
-emptied before each test and dropped at the end. Set RAPPORT_TEST_PG_ADMIN_URL to use
-another server; if it cannot be reached the PostgreSQL cases skip, saying why.
+`db_url` comes from the suite's `make_db_url` (tests/conftest.py), parametrised over both
+backends: SQLite gets a fresh file per test (a copy of one migrated template); PostgreSQL gets
+one uniquely named database per test session, emptied before each test and dropped at the end.
+Set RAPPORT_TEST_PG_ADMIN_URL to use another server; the PostgreSQL cases skip only when
+nothing listens there.
 """
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
-from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -27,47 +26,21 @@ from bot.crm.http import HttpCrm
 from bot.crm.reference_server import create_crm_api
 from bot.crm.sql import SqlCrm
 
-from tests.support.postgres import create_pg_database, drop_pg_database
+from tests.support.postgres import DbSchema
 
 from .helpers import API_TOKEN
 
 from tests.support import PROJECT
 
 
-@pytest.fixture(scope="session")
-def pg_url(pg_admin: Engine) -> Iterator[str]:
-    """This session's PostgreSQL CRM database, migrated to head; dropped at the end."""
-    url = create_pg_database(pg_admin, "rapport_crm_test")
-    try:
-        upgrade_schema(url)
-        yield url
-    finally:
-        drop_pg_database(pg_admin, url)
+CRM_SCHEMA = DbSchema("rapport_crm_test", "crm.db", create=upgrade_schema, metadata=metadata)
+NO_TABLES = DbSchema("rapport_crm_empty", "empty/crm.db")
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("crm-template") / "crm.db"
-    upgrade_schema(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
-    """A CRM database at head with no rows: SQLite in tmp_path, or the session's PostgreSQL."""
-    if request.param == "sqlite":
-        path = tmp_path / "crm.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite:///{path}"
-    url = request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:  # DELETE: far faster than TRUNCATE on small tables
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
-    finally:
-        engine.dispose()
-    return url
+@pytest.fixture
+def db_url(make_db_url: Callable[[DbSchema], str]) -> str:
+    """A CRM database at head with no rows, on SQLite and on PostgreSQL."""
+    return make_db_url(CRM_SCHEMA)
 
 
 @pytest.fixture
@@ -113,15 +86,7 @@ def any_crm(request: pytest.FixtureRequest):
     return request.getfixturevalue("crm" if request.param == "sql" else "http_crm")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture
+def empty_db_url(make_db_url: Callable[[DbSchema], str]) -> str:
     """A database with no tables at all (a new PostgreSQL database per test)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty' / 'crm.db'}"
-        return
-    admin = request.getfixturevalue("pg_admin")
-    url = create_pg_database(admin, "rapport_crm_empty")
-    try:
-        yield url
-    finally:
-        drop_pg_database(admin, url)
+    return make_db_url(NO_TABLES)

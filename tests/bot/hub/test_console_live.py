@@ -1,4 +1,4 @@
-"""Live updates: the queue and a conversation stream within a second; the event feed's upkeep."""
+"""Live updates: the queue and a conversation stream as things happen; the event feed's upkeep."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.hub.views import console_api
 from tests.bot.hub.conftest import events_table, publish, waiting_handoff
 
 
-async def next_event(response, name: str, timeout: float = 2.0) -> dict:
+async def next_event(response, name: str, timeout: float = 10.0) -> dict:
     """The data of the next server-sent event called `name`."""
     deadline = time.monotonic() + timeout
     event = None
@@ -29,6 +29,14 @@ async def next_event(response, name: str, timeout: float = 2.0) -> dict:
             return json.loads(line[6:])
 
 
+async def eventually(check, timeout: float = 10.0) -> None:
+    """Until `await check()` is true (the feed works in the background)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        await asyncio.sleep(0.05)
+
+
 def user(text: str, compound: float = 0.0, at: float = None) -> dict:
     return {"event": "user", "text": text, "timestamp": at or time.time(),
             "input_channel": "webchat",
@@ -36,16 +44,16 @@ def user(text: str, compound: float = 0.0, at: float = None) -> dict:
                            "sentiment": {"compound": compound}}}
 
 
-async def test_a_new_handoff_appears_in_the_queue_within_a_second(hub, console, desk):
+async def test_a_new_handoff_appears_in_the_queue_live(hub, console, desk, monkeypatch):
+    # No periodic refresh during the test: only the live update can bring the new handoff.
+    monkeypatch.setattr(console_api, "TICK_SECONDS", 3600.0)
     sam = await console("sam")
     stream = await sam.client.get("/api/console/queue/stream")
     assert stream.headers["Content-Type"].startswith("text/event-stream")
     first = await next_event(stream, "queue")
     assert first["waiting"] == 0
-    started = time.monotonic()
     handoff = await waiting_handoff(desk, "wc-live")
     update = await next_event(stream, "queue")
-    assert time.monotonic() - started < 1.0
     assert handoff.id in update["html"] and update["waiting"] == 1
     stream.close()
 
@@ -71,10 +79,8 @@ async def test_customer_messages_reach_the_conversation_and_the_queue_live(hub, 
     talk = await sam.client.get(f"/api/console/handoffs/{handoff.id}/stream")
     panel = await next_event(talk, "panel")
     assert panel["state"] == "waiting" and panel["can_act"] is False
-    started = time.monotonic()
     publish(events, "wc-live", user("Is anyone there? <b>hello</b>", -0.4))
-    turn = await next_event(talk, "turn")
-    assert time.monotonic() - started < 1.0
+    turn = await next_event(talk, "turn")  # turns come only live, from the event feed
     assert "Is anyone there? &lt;b&gt;hello&lt;/b&gt;" in turn["html"]
     assert "turn-customer" in turn["html"] and "negative" in turn["html"]
     row = await next_event(queue, "queue")
@@ -115,10 +121,11 @@ async def test_a_page_gets_what_happened_between_loading_and_streaming(hub, cons
     feed = hub.server.app[keys.FEED]
     cursor = feed.cursor
     publish(events, "wc-gap", user("said while the page loaded"))
-    for _ in range(40):
-        if feed.cursor > cursor:
-            break
-        await asyncio.sleep(0.05)
+
+    async def read_by_the_feed() -> bool:
+        return feed.cursor > cursor
+
+    await eventually(read_by_the_feed)
     talk = await sam.client.get(f"/api/console/handoffs/{handoff.id}/stream?after={cursor}")
     turn = await next_event(talk, "turn")
     assert "said while the page loaded" in turn["html"]
@@ -142,21 +149,22 @@ async def test_a_rating_after_a_handoff_lands_on_it(hub, console, desk, hub_sett
     await sam.post(f"/console/handoffs/{handoff.id}/resolve", note="done")
     publish(events, "wc-rate", {"event": "slot", "name": "rating", "value": "4",
                                 "timestamp": time.time()})
-    for _ in range(40):
-        if (await desk.store.get(handoff.id)).csat == 4:
-            break
-        await asyncio.sleep(0.05)
-    assert (await desk.store.get(handoff.id)).csat == 4
+
+    async def rated() -> bool:
+        return (await desk.store.get(handoff.id)).csat == 4
+
+    await eventually(rated)
 
 
 async def test_a_restart_abandons_the_handoff(hub, desk, hub_settings):
     events = events_table(hub_settings.events_db)
     handoff = await waiting_handoff(desk, "wc-gone")
     publish(events, "wc-gone", {"event": "restart", "timestamp": time.time()})
-    for _ in range(40):
-        if (await desk.store.get(handoff.id)).state == "abandoned":
-            break
-        await asyncio.sleep(0.05)
+
+    async def abandoned() -> bool:
+        return (await desk.store.get(handoff.id)).state == "abandoned"
+
+    await eventually(abandoned)
     gone = await desk.store.get(handoff.id)
     assert gone.state == "abandoned" and gone.handback is None
 

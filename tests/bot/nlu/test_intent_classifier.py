@@ -7,7 +7,6 @@ accuracy, timing and calibration are measured by benchmarks/nlu_banking77.py, no
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -157,13 +156,22 @@ def test_loads_in_a_fresh_process(storage_path: Path, trained: SparseMlpIntentCl
 
 
 @pytest.mark.parametrize("text", NASTY_TEXTS, ids=["empty", "blank", "emoji", "100k", "long"])
-def test_hostile_input_is_fast_and_harmless(trained: SparseMlpIntentClassifier,
-                                            text: str) -> None:
-    started = time.perf_counter()
+def test_hostile_input_is_harmless(trained: SparseMlpIntentClassifier, text: str) -> None:
     (message,) = parse(trained, text)
-    assert time.perf_counter() - started < 0.5
     assert message.get("intent")["name"] in EXAMPLES
     assert 0.0 < message.get("intent")["confidence"] <= 1.0
+
+
+def test_a_long_message_is_read_only_up_to_max_text_chars(
+        trained: SparseMlpIntentClassifier) -> None:
+    """Why a 100 KB paste costs no more than a short message (its latency is measured by
+    benchmarks/nlu_banking77.py): nothing past the limit is read."""
+    limit = int(trained.config["max_text_chars"])
+    for text in (t for t in NASTY_TEXTS if len(t) > limit):
+        head = text[:limit]
+        other_tail = head + " I want to talk to a human agent please" * 1_000
+        assert ranking(parse(trained, text)[0]) == ranking(parse(trained, head)[0])
+        assert ranking(parse(trained, other_tail)[0]) == ranking(parse(trained, head)[0])
 
 
 def test_text_without_known_ngrams_gets_low_confidence(trained: SparseMlpIntentClassifier) -> None:

@@ -114,10 +114,12 @@ def test_config_and_domain_are_required(tmp_path):
 
 def test_the_first_broken_file_stops_the_check(tmp_path):
     home = project_copy(tmp_path)
-    write(home / "data" / "nlu" / "zz_broken.yml", "nlu:\n- intent: greet\n  examples: |\n- x: [\n")
+    write(home / "data" / "nlu" / "zz_broken.yml", "nlu:\n- intent: greet\n   examples: x\n")
+    write(home / "policies" / "zz_broken.yml", "a: [\n")
     with pytest.raises(ContentError) as raised:
         check_yaml_files(settings_for(home, tmp_path))
-    assert str(raised.value).startswith("data/nlu/zz_broken.yml:4:")
+    assert str(raised.value) == ("data/nlu/zz_broken.yml:3:12: invalid YAML: "
+                                 "mapping values are not allowed here")
 
 
 def test_the_project_passes_the_startup_checks(tmp_path):
@@ -158,11 +160,14 @@ def test_validate_reports_brand_data_that_is_valid_yaml_but_wrong(tmp_path):
 
 
 def test_rasa_validation_failures_are_reported_under_one_heading(tmp_path):
-    """A story using an intent the domain lacks: Rasa's validator says so, we pass it on."""
+    """A story running an action the domain lacks: Rasa's validator fails, we pass it on."""
     home = project_copy(tmp_path)
     write(home / "data" / "stories" / "zz_unknown.yml", (
-        'version: "3.1"\nstories:\n- story: an intent nobody declared\n  steps:\n'
-        "  - intent: ask_for_a_unicorn\n  - action: utter_greet\n"))
+        'version: "3.1"\nstories:\n- story: an action nobody wrote\n  steps:\n'
+        "  - intent: greet\n  - action: action_sing_a_unicorn_song\n"))
     problems = validate_content(settings_for(home, tmp_path))
-    assert problems[0] == "rasa data validate failed:"
-    assert any("ask_for_a_unicorn" in line for line in problems[1:]), problems
+    assert problems[0] == "rasa data validate failed:", problems
+    assert any("The action 'action_sing_a_unicorn_song' is used in the 'an action nobody wrote' "
+               "block, but it is not listed in the domain file." in line
+               for line in problems[1:]), problems
+    assert any("Project validation completed with errors." in line for line in problems), problems

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Optional
 
@@ -16,16 +17,16 @@ import pytest
 import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
-from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from channels.telegram.channel import SECRET_HEADER, TelegramInput
 from channels.telegram.delivery import OutboxTuning
 from channels.telegram.runtime import Tuning
+from channels.telegram.store import TelegramStore
 from channels.telegram.worker import WorkerTuning
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
-from tests.support.postgres import create_pg_database, drop_pg_database
-from tests.support.stack import PROJECT, free_port
+from tests.support.postgres import DbSchema, PgDatabases
+from tests.support.stack import PROJECT, listening_socket
 
 SECRET = "test-webhook-secret_0123456789"
 FAST = Tuning(
@@ -34,6 +35,37 @@ FAST = Tuning(
     store_timeout_s=2.0, poll_timeout_s=1,
 )
 _app_numbers = itertools.count(1)
+SETTLE_TIMEOUT_S = 30.0
+# Nothing left to do: every stored update finished, every queued message sent (or failed).
+SETTLED = {"updates waiting": 0, "messages waiting": 0}
+
+
+def is_settled(counts: dict[str, int]) -> bool:
+    return all(counts[name] == value for name, value in SETTLED.items())
+
+
+async def settle(store: TelegramStore, timeout: float = SETTLE_TIMEOUT_S) -> dict[str, int]:
+    """Wait until the store has nothing left to do, so no message can still follow."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = await store.counts()
+        if is_settled(counts):
+            return counts
+        assert time.monotonic() < deadline, f"the channel still has work after {timeout} s: {counts}"
+        await asyncio.sleep(0.05)
+
+
+def settle_database(url: str, timeout: float = SETTLE_TIMEOUT_S) -> dict[str, int]:
+    """`settle` for the store of another process (a stack, the crash harness), from sync code."""
+
+    async def settled() -> dict[str, int]:
+        store = TelegramStore(url)
+        try:
+            return await settle(store, timeout)
+        finally:
+            await store.close()
+
+    return asyncio.run(settled())
 
 
 def telegram_settings(tmp_path: Path, fake: FakeBotApi, **overrides: str) -> Settings:
@@ -95,7 +127,8 @@ class ChannelServer:
         self.settings = settings
         self.handler = handler
         self.channel = TelegramInput(settings, tuning)
-        self.port = free_port()
+        self._socket = listening_socket()
+        self.port = self._socket.getsockname()[1]
         self._server: Any = None
         self._session: Optional[aiohttp.ClientSession] = None
 
@@ -107,8 +140,8 @@ class ChannelServer:
         Sanic.test_mode = True  # several apps in one process (Sanic's TouchUp needs this)
         app = Sanic(f"telegram-test-{next(_app_numbers)}", configure_logging=False)
         app.blueprint(self.channel.blueprint(self.handler), url_prefix="/webhooks/telegram")
-        self._server = await app.create_server(host="127.0.0.1", port=self.port,
-                                               return_asyncio_server=True, access_log=False)
+        self._server = await app.create_server(sock=self._socket, return_asyncio_server=True,
+                                               access_log=False)
         await self._server.startup()
         await self._server.before_start()
         await self._server.after_start()
@@ -126,6 +159,12 @@ class ChannelServer:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             await self._server.after_stop()
             self._server = None
+        self._socket.close()
+
+    async def settled(self, timeout: float = SETTLE_TIMEOUT_S) -> dict[str, int]:
+        """Wait until this channel's store has nothing left to do (see `settle`)."""
+        assert self.channel.runtime is not None, "the channel has no token, so no store"
+        return await settle(self.channel.runtime.store, timeout)
 
     async def post(self, update: Any, secret: Optional[str] = SECRET,
                    headers: Optional[dict] = None) -> tuple[int, Any]:
@@ -188,10 +227,6 @@ async def channel(start_channel: Callable[..., Awaitable[ChannelServer]], settin
 
 
 @pytest.fixture(scope="session")
-def pg_telegram_url(pg_admin: Engine) -> Iterator[str]:
+def pg_telegram_url(pg_databases: PgDatabases) -> str:
     """A fresh PostgreSQL database for the session, dropped at the end."""
-    url = create_pg_database(pg_admin, "rapport_telegram_test")
-    try:
-        yield url
-    finally:
-        drop_pg_database(pg_admin, url)
+    return pg_databases.url(DbSchema("rapport_telegram_test", "telegram.db"))

@@ -10,14 +10,13 @@ Rasa said in that conversation, buttons included.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import yaml
 
-from tests.channels.telegram.conftest import SECRET
+from tests.channels.telegram.conftest import SECRET, settle_database
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.channels.telegram.updates import callback_update, text_update
 from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env
@@ -29,10 +28,10 @@ _update_ids = iter(range(10_000, 99_999))
 
 
 @pytest.fixture(scope="module")
-def stack(trained_model: Path, test_var_dir: Path, fake_api: FakeBotApi,
+def stack(trained_model: Path, fake_api: FakeBotApi,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     db_dir = tmp_path_factory.mktemp("telegram-stack")
-    env = stack_env(test_var_dir, db_dir, RAPPORT_TELEGRAM_TOKEN=TOKEN,
+    env = stack_env(trained_model, db_dir, RAPPORT_TELEGRAM_TOKEN=TOKEN,
                     RAPPORT_TELEGRAM_WEBHOOK_SECRET=SECRET,
                     RAPPORT_TELEGRAM_API_URL=fake_api.base_url)
     stack = Stack(env, log_path=db_dir / "rapport-run.log")
@@ -59,10 +58,7 @@ class Conversation:
         status, _ = http("POST", f"{self.stack.rasa_url}/webhooks/telegram/webhook", update,
                          headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}, timeout=5)
         assert status == 200
-        assert self.fake.wait_until(
-            lambda: len(self.fake.messages(str(self.chat_id))) >= before + expected, 30), (
-            text, self.fake.texts(str(self.chat_id))[before:])
-        time.sleep(0.3)  # nothing more may follow
+        settle_database(self.stack.env["RAPPORT_TELEGRAM_DB_URL"], timeout=60)
         turn = self.fake.messages(str(self.chat_id))[before:]
         assert len(turn) == expected, (text, [call.params.get("text") for call in turn])
         self.telegram_turns.append(turn)
@@ -113,11 +109,11 @@ def test_start_greets_and_a_deep_link_starts_the_order_question(stack: Stack,
     post = lambda update: http("POST", f"{stack.rasa_url}/webhooks/telegram/webhook",  # noqa: E731
                                update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
     assert post(text_update(next(_update_ids), chat, "/start"))[0] == 200
-    assert fake.wait_until(lambda: len(fake.texts(str(chat))) == 1, 30)
-    assert "Ollie" in fake.texts(str(chat))[0]
+    settle_database(stack.env["RAPPORT_TELEGRAM_DB_URL"], timeout=60)
+    assert len(fake.texts(str(chat))) == 1 and "Ollie" in fake.texts(str(chat))[0]
 
     assert post(text_update(next(_update_ids), chat + 1, "/start order-RP-100001"))[0] == 200
-    assert fake.wait_until(lambda: fake.texts(str(chat + 1)), 30)
+    settle_database(stack.env["RAPPORT_TELEGRAM_DB_URL"], timeout=60)
     assert "e-mail" in " ".join(fake.texts(str(chat + 1)))  # it has the number; asks who you are
 
 

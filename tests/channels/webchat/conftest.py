@@ -1,7 +1,7 @@
 """Web chat fixtures: a store on SQLite or PostgreSQL, and the channel in a real Sanic app.
 
 `store_url` is parametrised over SQLite (a file per test) and PostgreSQL (a uniquely named
-database per test, dropped afterwards; skipped, saying why, only if the server is down).
+database per test, dropped afterwards; skipped only when nothing listens on its port).
 `ChannelServer` serves `WebChatInput` the way Rasa does (its CORS set-up, its `register`)
 with a scripted agent instead of a model, so channel tests run in milliseconds.
 """
@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
 import aiohttp
 import pytest
@@ -20,24 +20,17 @@ import pytest_asyncio
 
 from bot.settings import Settings
 from channels.webchat.store import WebChatStore
-from tests.support.postgres import create_pg_database, drop_pg_database
-from tests.support.stack import free_port
+from tests.support.postgres import DbSchema
+from tests.support.stack import listening_socket
 
 from tests.support import PROJECT
 SHOP = "http://shop.example"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hub.db'}"
-        return
-    admin = request.getfixturevalue("pg_admin")
-    url = create_pg_database(admin, prefix="rapport_webchat_test")
-    try:
-        yield url
-    finally:
-        drop_pg_database(admin, url)
+@pytest.fixture
+def store_url(make_db_url: Callable[[DbSchema], str]) -> str:
+    """An empty database for the store, on SQLite and on PostgreSQL (the suite's make_db_url)."""
+    return make_db_url(DbSchema("rapport_webchat_test", "hub.db"))
 
 
 @pytest_asyncio.fixture
@@ -140,9 +133,9 @@ async def channel_server(tmp_path: Path) -> AsyncIterator[Callable]:
         configure_cors(app, None)  # as rasa.core.run does: sanic-cors on every route
         app.ctx.agent = agent = ScriptedAgent(reply)
         register([channel], app, route="/webhooks/")
-        port = free_port()
-        server = await app.create_server(host="127.0.0.1", port=port,
-                                         return_asyncio_server=True)
+        sock = listening_socket()  # the port is ours until the server closes the socket
+        port = sock.getsockname()[1]
+        server = await app.create_server(sock=sock, return_asyncio_server=True)
         await server.startup()
         await server.before_start()
         await server.after_start()

@@ -12,12 +12,29 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.database import naive_utcnow
-from channels.webchat.channel import WebChatOutput
-from channels.webchat.sender import OutboxSender
+from channels.webchat import channel as webchat_channel
+from channels.webchat.channel import HistoryWatcher, WebChatOutput
+from channels.webchat.sender import WebChatSender
 from channels.webchat.store import WebChatStore
 from channels.webchat.tables import messages, sessions
 
 from .conftest import SHOP
+
+LONG_POLL_S = 20  # the longest wait a long poll may ask for
+
+
+@pytest.fixture
+def no_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waiting requests re-read the history only when woken (or when their wait ends)."""
+    monkeypatch.setattr(webchat_channel, "RECHECK_S", 10 * LONG_POLL_S)
+
+
+async def until_waiting(watcher: HistoryWatcher, conversation_id: str) -> None:
+    """Until a long poll waits on `conversation_id` (so a write now must wake it)."""
+    deadline = time.monotonic() + 10
+    while conversation_id not in watcher._waiters:
+        assert time.monotonic() < deadline, "the long poll never started waiting"
+        await asyncio.sleep(0.01)
 
 
 async def test_a_session_gives_a_token_and_a_derived_sender(channel_server) -> None:
@@ -61,7 +78,8 @@ async def test_an_idle_session_is_401(channel_server, tmp_path: Path) -> None:
     token = await server.new_token()
     store: WebChatStore = server.channel.store
     with store.engine.begin() as connection:
-        connection.execute(update(sessions).values(last_seen_at=naive_utcnow() - timedelta(days=40)))
+        connection.execute(update(sessions).values(
+            last_seen_at=naive_utcnow() - timedelta(days=40)))
     status, body = await server.say(token, "hello")
     assert status == 401 and "expired" in body["error"]
 
@@ -207,7 +225,7 @@ async def test_agent_messages_from_the_outbox_appear_in_history(channel_server,
     token = await server.new_token()
     await server.say(token, "I'd like a person")
     sender_id = server.agent.received[0].sender_id
-    hub = OutboxSender(WebChatStore.from_url(f"sqlite:///{tmp_path / 'hub.db'}"),
+    hub = WebChatSender(WebChatStore.from_url(f"sqlite:///{tmp_path / 'hub.db'}"),
                        owns_store=True)  # the hub: another engine on the same database
     await hub.send(sender_id, [{"text": "Hi, Sam here. Let me look.", "agent": "Sam"}])
     await hub.close()
@@ -221,21 +239,20 @@ async def test_a_long_poll_answers_when_an_agent_writes(channel_server, tmp_path
     token = await server.new_token()
     await server.say(token, "hello")
     sender_id = server.agent.received[0].sender_id
-    hub = OutboxSender(WebChatStore.from_url(f"sqlite:///{tmp_path / 'hub.db'}"),
-                       owns_store=True)
+    hub = WebChatSender(WebChatStore.from_url(f"sqlite:///{tmp_path / 'hub.db'}"),
+                       owns_store=True)  # the hub: another engine, so only the watcher sees it
+    poll = asyncio.create_task(
+        server.request("GET", f"/history?after=2&wait={LONG_POLL_S}", token=token))
+    await until_waiting(server.channel.watcher, sender_id)
 
-    async def agent_replies_later() -> None:
-        await asyncio.sleep(0.6)
-        await hub.send(sender_id, [{"text": "Sam here.", "agent": "Sam"}])
-
-    started = time.monotonic()
-    writer = asyncio.create_task(agent_replies_later())
-    status, body, _ = await server.request("GET", "/history?after=2&wait=10", token=token)
-    waited = time.monotonic() - started
-    await writer
+    written = time.monotonic()
+    await hub.send(sender_id, [{"text": "Sam here.", "agent": "Sam"}])
+    status, body, _ = await poll
+    woke = time.monotonic() - written
     await hub.close()
     assert status == 200 and [m["text"] for m in body["messages"]] == ["Sam here."]
-    assert 0.5 < waited < 3, waited
+    # woken (by the watcher, or at its next re-read), not at the end of its wait
+    assert woke < LONG_POLL_S / 2, woke
 
 
 async def test_a_long_poll_with_nothing_new_answers_empty_after_wait(channel_server) -> None:
@@ -244,18 +261,21 @@ async def test_a_long_poll_with_nothing_new_answers_empty_after_wait(channel_ser
     started = time.monotonic()
     status, body, _ = await server.request("GET", "/history?after=0&wait=1", token=token)
     assert status == 200 and body["messages"] == []
-    assert 0.9 < time.monotonic() - started < 3
+    assert 0.9 < time.monotonic() - started < LONG_POLL_S / 2  # its own wait, not the longest
 
 
-async def test_a_long_poll_wakes_for_the_customers_own_turn(channel_server) -> None:
+async def test_a_long_poll_wakes_for_the_customers_own_turn(channel_server, no_recheck) -> None:
     server = await channel_server()
     token = await server.new_token()
-    poll = asyncio.create_task(server.request("GET", "/history?after=0&wait=10", token=token))
-    await asyncio.sleep(0.3)
+    sender_id = (await server.channel.store.session_for_token(token)).sender_id
+    poll = asyncio.create_task(
+        server.request("GET", f"/history?after=0&wait={LONG_POLL_S}", token=token))
+    await until_waiting(server.channel.watcher, sender_id)
     started = time.monotonic()
     await server.say(token, "hi")
     status, body, _ = await poll
-    assert body["messages"][0]["text"] == "hi" and time.monotonic() - started < 2
+    assert body["messages"][0]["text"] == "hi"
+    assert time.monotonic() - started < LONG_POLL_S / 2  # woken, not at the end of its wait
 
 
 async def test_a_retry_with_the_same_client_id_is_not_run_twice(channel_server) -> None:
@@ -271,7 +291,7 @@ async def test_after_returns_what_arrived_meanwhile(channel_server, tmp_path: Pa
     server = await channel_server()
     token = await server.new_token()
     await server.say(token, "one")
-    hub = OutboxSender(server.channel.store)
+    hub = WebChatSender(server.channel.store)
     await hub.send(server.agent.received[0].sender_id, [{"text": "agent note", "agent": "Sam"}])
     status, body = await server.say(token, "two", after=2)
     assert [m["text"] for m in body["messages"]] == ["agent note", "two", "echo: two"]
@@ -336,33 +356,37 @@ async def test_the_token_is_never_stored(channel_server) -> None:
 
 async def test_the_watcher_wakes_on_writes_from_another_process_and_on_close(
         tmp_path: Path) -> None:
-    from channels.webchat.channel import HistoryWatcher
-
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     rasa, hub = WebChatStore.from_url(url), WebChatStore.from_url(url)
     watcher = HistoryWatcher(rasa, interval=0.1)
+
+    async def wakes_for(conversation_id: str) -> None:
+        """Write to the conversation until the watcher wakes a waiter on it (the watcher
+        starts from the newest row when someone starts waiting: a write just before is old)."""
+        waiter = asyncio.create_task(watcher.wait(conversation_id, 60))
+        for _ in range(20):
+            await hub.append(conversation_id, "agent", [{"text": "not for wc-1"}])
+            if (await asyncio.wait({waiter}, timeout=0.5))[0]:
+                return
+        raise AssertionError(f"the watcher never woke the waiter on {conversation_id}")
+
     try:
         await rasa.ensure_tables()
         started = time.monotonic()
-        await watcher.wait("wc-1", 0.3)  # nothing happens: it times out
-        assert 0.25 < time.monotonic() - started < 1
+        await asyncio.wait_for(watcher.wait("wc-1", 0.3), 10)  # nothing happens: it times out
+        assert time.monotonic() - started > 0.25
 
-        async def write_soon() -> None:
-            await asyncio.sleep(0.4)
-            await hub.append("wc-2", "agent", [{"text": "not for wc-1"}])
-            await asyncio.sleep(0.4)
-            await hub.append("wc-1", "agent", [{"text": "for wc-1"}])
+        mine = asyncio.create_task(watcher.wait("wc-1", 60))
+        await wakes_for("wc-2")  # the watcher reads every write now...
+        await wakes_for("wc-3")  # ...and one round more: a wrongly woken wc-1 would be done
+        assert not mine.done()  # another conversation's message does not wake it
+        await hub.append("wc-1", "agent", [{"text": "for wc-1"}])
+        await asyncio.wait_for(mine, 10)  # its own does, long before its 60 s
 
-        writer = asyncio.create_task(write_soon())
-        started = time.monotonic()
-        await watcher.wait("wc-1", 5)  # another conversation's message does not wake it
-        assert 0.75 < time.monotonic() - started < 2
-        await writer
-
-        waiting = asyncio.create_task(watcher.wait("wc-1", 30))
-        await asyncio.sleep(0.1)
+        waiting = asyncio.create_task(watcher.wait("wc-1", 60))
+        await asyncio.sleep(0)  # it waits now
         await watcher.close()  # shutting down: every waiting request answers at once
-        await asyncio.wait_for(waiting, 1)
+        await asyncio.wait_for(waiting, 10)
         assert watcher.closed
     finally:
         await watcher.close()

@@ -1,4 +1,4 @@
-"""OutboxSender, the hub's way to a web chat (or REST) customer, on SQLite and PostgreSQL."""
+"""WebChatSender, the hub's way to a web chat (or REST) customer, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from bot.channel_registry import ChannelRegistry, DeliveryFailed
 from bot.settings import Settings
 from channels.webchat.plugin import PLUGIN
-from channels.webchat.sender import OutboxSender
+from channels.webchat.sender import WebChatSender
 from channels.webchat.store import WebChatStore
 from channels.webchat.tables import messages
 
@@ -18,7 +18,7 @@ from channels.webchat.tables import messages
 async def test_agent_messages_reach_a_web_chat_session(store: WebChatStore) -> None:
     session = await store.create_session()
     await store.append(session.sender_id, "customer", [{"text": "I want a person"}])
-    sender = OutboxSender(store)
+    sender = WebChatSender(store)
     await sender.send(session.sender_id, [
         {"text": "Hi, I'm Sam. I'm looking at your order now.", "agent": "Sam"},
         {"text": "Here it is:", "agent": "Sam", "image": "https://cdn.example/o.png"},
@@ -37,7 +37,7 @@ async def test_agent_messages_reach_a_web_chat_session(store: WebChatStore) -> N
 async def test_messages_without_an_agent_are_the_bots_relayed_by_the_hub(
         store: WebChatStore) -> None:
     """After a hand-back the hub delivers the bot's messages (from trigger_intent) too."""
-    await OutboxSender(store).send("rest-customer-7", [
+    await WebChatSender(store).send("rest-customer-7", [
         {"text": "Sam has to go now.", "agent": "Sam"},
         {"text": "How would you rate this conversation?", "buttons": [
             {"title": "5", "payload": '/rate{"rating": "5"}'}]},
@@ -51,7 +51,7 @@ async def test_messages_without_an_agent_are_the_bots_relayed_by_the_hub(
 
 
 async def test_rest_conversations_are_queued(store: WebChatStore) -> None:
-    sender = OutboxSender(store)
+    sender = WebChatSender(store)
     await sender.send("shop-app:42", [{"text": "Hello from Sam", "agent": "Sam"}])
     assert [m.payload["text"] for m in await store.history("shop-app:42")] == ["Hello from Sam"]
 
@@ -68,13 +68,13 @@ async def test_undeliverable_messages_are_refused(store: WebChatStore, recipient
                                                   message: dict, reason: str) -> None:
     await store.ensure_tables()
     with pytest.raises(DeliveryFailed, match=reason):
-        await OutboxSender(store).send(recipient, [message])
+        await WebChatSender(store).send(recipient, [message])
     with store.engine.connect() as connection:
         assert connection.execute(select(messages)).all() == []
 
 
 async def test_a_store_that_is_down_is_a_delivery_failure(tmp_path: Path) -> None:
-    sender = OutboxSender(WebChatStore.from_url(
+    sender = WebChatSender(WebChatStore.from_url(
         "postgresql+psycopg2://postgres@127.0.0.1:1/nothing_here"), owns_store=True)
     with pytest.raises(DeliveryFailed, match="unavailable"):
         await sender.send("shop-app:1", [{"text": "hello"}])
@@ -86,7 +86,7 @@ async def test_from_settings_uses_the_hub_database(tmp_path: Path) -> None:
                                   "RAPPORT_HUB_DB_URL": f"sqlite:///{tmp_path / 'hub.db'}"})
     for channel in ("webchat", "rest"):
         sender = ChannelRegistry([PLUGIN]).sender_for(channel, settings)
-        assert isinstance(sender, OutboxSender)
+        assert isinstance(sender, WebChatSender)
         await sender.send("shop-app:9", [{"text": f"via {channel}", "agent": "Sam"}])
         await sender.close()
     store = WebChatStore.from_url(settings.hub_db_url)

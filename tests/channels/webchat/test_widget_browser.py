@@ -3,15 +3,17 @@
 One stack per module. Screenshots go to test-artifacts/webchat/. The conversation reaches
 the order and complaint flows through the widget; the same messages over REST must get the
 same answers (compared by the domain response each text comes from, since some responses
-have several wordings and case ids differ).
+have several wordings and case ids differ). The two are played once per module, step by step,
+for whichever test needs them first: in step, neither sees the other's complaint as a repeat.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections import Counter
-import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
@@ -20,8 +22,7 @@ import pytest_asyncio
 import yaml
 
 from bot.settings import Settings
-from channels.webchat.sender import OutboxSender
-from tests.conftest import TEST_EPOCH_SCALE
+from channels.webchat.sender import WebChatSender
 from tests.support.stack import Stack, http, stack_env, texts
 from tests.support.browser import chromium, require_chromium
 from tests.support import PROJECT
@@ -56,44 +57,21 @@ FOCUSED = """() => { const r = document.querySelector('#rapport-webchat').shadow
 # -- the stack, the browser ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def stack(trained_model: Path, test_var_dir: Path,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_chromium()
     db_dir = tmp_path_factory.mktemp("webchat-stack")
-    stack = Stack(stack_env(test_var_dir, db_dir, RAPPORT_TRAIN_EPOCHS_SCALE=TEST_EPOCH_SCALE),
-                  db_dir / "rapport-run.log")
+    stack = Stack(stack_env(trained_model, db_dir), db_dir / "rapport-run.log")
     stack.start()
-    _copy_sqlite(_crm_file(stack), db_dir / "crm-seeded.db")
     try:
         yield stack
     finally:
         stack.stop()
 
 
-def _crm_file(stack: Stack) -> Path:
-    return Path(stack.env["RAPPORT_CRM_URL"].removeprefix("sqlite:///"))
-
-
-def _copy_sqlite(source: Path, target: Path) -> None:
-    """SQLite's online backup: safe while the action server has the database open."""
-    source_db, target_db = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        source_db.backup(target_db)
-    finally:
-        source_db.close()
-        target_db.close()
-
-
 @pytest_asyncio.fixture(scope="module")
 async def browser(stack: Stack) -> AsyncIterator[Any]:
     async with chromium(ARTIFACTS) as launched:
         yield launched
-
-
-@pytest.fixture(scope="module")
-def transcripts() -> dict[str, list[list[str]]]:
-    """The bot's answers per step, by channel (filled by the tests that talk)."""
-    return {}
 
 
 class Console:
@@ -166,10 +144,25 @@ def responses_of(answers: list[str], patterns: list[tuple[str, re.Pattern]]) -> 
     return named
 
 
-# -- the tests -------------------------------------------------------------------------------
+# -- the conversation, in the widget and over REST -------------------------------------------
 
-async def test_a_conversation_in_the_widget(stack: Stack, browser: Any,
-                                            transcripts: dict) -> None:
+@dataclass
+class Played:
+    """The conversation as played: the widget's page (still open) and each step's answers."""
+
+    page: Any
+    console: Console
+    widget: list[list[str]]
+    rest: list[list[str]]
+
+
+SHOTS = ("utter_greet", "utter_verified", "utter_offer_replacement",
+         "utter_remedy_confirmed_replacement")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def played(stack: Stack, browser: Any) -> AsyncIterator[Played]:
+    """CONVERSATION in the widget and, step by step, over REST, once per module."""
     from playwright.async_api import expect
 
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
@@ -179,18 +172,28 @@ async def test_a_conversation_in_the_widget(stack: Stack, browser: Any,
     await expect(page.get_by_role("heading", name="Lumen & Oak")).to_be_visible()
     await shot(page, "01-demo-closed")
     await open_widget(page)
+    widget, rest = [], []
+    for step, (message, expected) in enumerate(CONVERSATION, start=2):
+        widget.append(await say(page, message))
+        if expected in SHOTS:
+            await shot(page, f"{step:02d}-{expected.removeprefix('utter_')}")
+        text = message[1] if isinstance(message, tuple) else message
+        rest.append(texts(await asyncio.to_thread(stack.say, "webchat-parity-rest", text)))
+    yield Played(page, console, widget, rest)
+    await context.close()
+
+
+# -- the tests -------------------------------------------------------------------------------
+
+async def test_a_conversation_in_the_widget(played: Played) -> None:
+    from playwright.async_api import expect
+
+    page, console = played.page, played.console
     log = page.get_by_role("log", name="Conversation")
     assert await log.get_attribute("aria-live") == "polite"
-
-    patterns, answers = response_patterns(), []
-    for step, (message, expected) in enumerate(CONVERSATION, start=2):
-        replies = await say(page, message)
-        answers.append(replies)
+    patterns = response_patterns()
+    for (message, expected), replies in zip(CONVERSATION, played.widget):
         assert expected in responses_of(replies, patterns), (message, replies)
-        if expected in ("utter_greet", "utter_verified", "utter_offer_replacement",
-                        "utter_remedy_confirmed_replacement"):
-            await shot(page, f"{step:02d}-{expected.removeprefix('utter_')}")
-    transcripts["widget"] = answers
 
     entries = await read_log(page)
     status = next(m["text"] for m in entries if "RP-100001" in m["text"] and m["role"] == "bot"
@@ -213,18 +216,13 @@ async def test_a_conversation_in_the_widget(stack: Stack, browser: Any,
     await shot(page, "08-reloaded")
     await page.locator(".rw-panel").screenshot(path=str(ARTIFACTS / "09-panel.png"))
     assert console.errors == []
-    await context.close()
 
 
-async def test_rest_gives_the_same_answers(stack: Stack, transcripts: dict) -> None:
-    assert "widget" in transcripts, "runs after test_a_conversation_in_the_widget, which records it"
-    # The complaint is recorded in the CRM; a second one would count as a repeat complaint.
-    _copy_sqlite(_crm_file(stack).parent / "crm-seeded.db", _crm_file(stack))
-    patterns, sender = response_patterns(), "webchat-parity-rest"
+async def test_rest_gives_the_same_answers(played: Played) -> None:
+    patterns = response_patterns()
     one_wording = {name for name, count in Counter(n for n, _ in patterns).items() if count == 1}
-    for (message, _expected), widget_replies in zip(CONVERSATION, transcripts["widget"]):
-        text = message[1] if isinstance(message, tuple) else message
-        rest_replies = texts(stack.say(sender, text))
+    for (message, _expected), widget_replies, rest_replies in zip(CONVERSATION, played.widget,
+                                                                  played.rest):
         named = responses_of(rest_replies, patterns)
         assert named == responses_of(widget_replies, patterns), (message, rest_replies,
                                                                  widget_replies)
@@ -274,7 +272,7 @@ async def test_an_agents_message_arrives_while_the_page_is_open(stack: Stack,
     token = await page.evaluate(
         f"() => localStorage.getItem('rapport.webchat.token:{stack.rasa_url}')")
     sender_id = "wc-" + hashlib.sha256(token.encode()).hexdigest()[:24]
-    hub = OutboxSender.from_settings(Settings.from_env(stack.env))
+    hub = WebChatSender.from_settings(Settings.from_env(stack.env))
     try:
         await hub.send(sender_id, [{"text": "Hi, I'm Sam from customer care. How can I help?",
                                     "agent": "Sam"}])

@@ -1,0 +1,188 @@
+"""The hardened REST channel, mounted in a real Sanic app the way Rasa mounts it.
+
+A fake agent stands in for Rasa's (it records each UserMessage and echoes it), so every
+answer here is the channel's own: what it lets through, what it refuses, and how.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Optional
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.settings import Settings
+from channels.rest import HardenedRestInput
+from tests.support import PROJECT
+from tests.support.stack import free_port
+
+SENDER_RULE = "sender must be a string of 1-128 letters, digits or . _ : @ + - characters"
+
+
+@dataclass
+class FakeAgent:
+    """Rasa's Agent as the channel sees it: `handle_message`, answering on the output channel."""
+
+    fail: bool = False
+    received: list[Any] = field(default_factory=list)
+
+    async def handle_message(self, message: Any) -> None:
+        self.received.append(message)
+        if self.fail:
+            raise RuntimeError("the model fell over")
+        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+
+
+@dataclass
+class RestServer:
+    url: str
+    agent: FakeAgent
+    http: aiohttp.ClientSession
+
+    async def post(self, body: Any = None, *, raw: Optional[bytes] = None) -> tuple[int, Any]:
+        """(status, JSON body) of a POST to the webhook."""
+        async with self.http.post(f"{self.url}/webhook", json=None if raw is not None else body,
+                                  data=raw) as answer:
+            return answer.status, await answer.json(content_type=None)
+
+
+@pytest_asyncio.fixture
+async def rest_server(tmp_path) -> AsyncIterator[Callable]:
+    """A factory: `await rest_server(agent=..., **settings_env)` serves the channel on a port."""
+    from rasa.core.channels.channel import register
+    from sanic import Sanic
+
+    started = []
+    Sanic.test_mode = True  # several apps in one process
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+
+    async def start(agent: Optional[FakeAgent] = None, **env: str) -> RestServer:
+        settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT),
+                                      "RAPPORT_VAR_DIR": str(tmp_path), **env})
+        app = Sanic(f"rest_test_{uuid.uuid4().hex[:12]}", configure_logging=False)
+        app.ctx.agent = agent = agent or FakeAgent()
+        register([HardenedRestInput(settings)], app, route="/webhooks/")  # as Rasa does
+        port = free_port()
+        server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True,
+                                         access_log=False)
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        started.append(server)
+        return RestServer(f"http://127.0.0.1:{port}/webhooks/rest", agent, http)
+
+    yield start
+    await http.close()
+    for server in started:
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+
+
+async def test_health(rest_server):
+    server = await rest_server()
+    async with server.http.get(f"{server.url}/") as answer:
+        assert (answer.status, await answer.json()) == (200, {"status": "ok"})
+
+
+async def test_a_message_reaches_rasa_and_the_answer_comes_back(rest_server):
+    server = await rest_server()
+    status, body = await server.post({"sender": "ada-1", "message": "where is my order?",
+                                      "metadata": {"page": "/orders"}})
+    assert (status, body) == (200, [{"recipient_id": "ada-1", "text": "echo: where is my order?"}])
+    (message,) = server.agent.received
+    assert (message.sender_id, message.text, message.input_channel, message.metadata) == (
+        "ada-1", "where is my order?", "rest", {"page": "/orders"})
+
+
+async def test_the_client_cannot_choose_its_input_channel(rest_server):
+    """Rasa's own REST channel takes `input_channel` from the body: a client could pass as
+    another channel (identities are remembered per channel and sender)."""
+    server = await rest_server()
+    status, _ = await server.post({"sender": "ada", "message": "hi", "input_channel": "telegram"})
+    assert status == 200
+    assert [m.input_channel for m in server.agent.received] == ["rest"]
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"\xff\xfe{}", "body is not valid UTF-8"),
+    (b'{"sender": "ada", "message": "hi"', "body is not valid JSON "
+                                          "(Expecting ',' delimiter)"),
+    (b"", "body is not valid JSON (Expecting value)"),
+    (b'["ada", "hi"]', "body must be a JSON object"),
+    (b'"hi"', "body must be a JSON object"),
+])
+async def test_a_malformed_body_gets_a_json_400(rest_server, raw, reason):
+    server = await rest_server()
+    assert await server.post(raw=raw) == (400, {"error": reason})
+    assert server.agent.received == []
+
+
+@pytest.mark.parametrize("body, status, reason", [
+    ({"message": "hi"}, 400, SENDER_RULE),
+    ({"sender": "", "message": "hi"}, 400, SENDER_RULE),
+    ({"sender": 42, "message": "hi"}, 400, SENDER_RULE),
+    ({"sender": "../admin", "message": "hi"}, 400, SENDER_RULE),
+    ({"sender": "ada"}, 400, "message must be a string"),
+    ({"sender": "ada", "message": ["hi"]}, 400, "message must be a string"),
+    ({"sender": "ada", "message": ""}, 400, "message is empty"),
+    ({"sender": "ada", "message": " \n\t\x00 "}, 400, "message is empty"),
+    ({"sender": "ada", "message": "x" * 41}, 413, "message is too long (at most 40 characters)"),
+    ({"sender": "ada", "message": "hi", "metadata": ["page"]}, 400,
+     "metadata must be an object"),
+])
+async def test_a_message_that_cannot_be_accepted_is_refused_with_the_reason(rest_server, body,
+                                                                            status, reason):
+    server = await rest_server(RAPPORT_MAX_MESSAGE_CHARS="40")
+    assert await server.post(body) == (status, {"error": reason})
+    assert server.agent.received == []
+
+
+async def test_a_message_at_the_limit_is_accepted(rest_server):
+    server = await rest_server(RAPPORT_MAX_MESSAGE_CHARS="40")
+    status, _ = await server.post({"sender": "ada", "message": "x" * 40})
+    assert status == 200
+    assert [m.text for m in server.agent.received] == ["x" * 40]
+
+
+@pytest.mark.parametrize("sent, seen", [
+    ("/affirm", "/affirm"),  # a button the bot offers
+    ('/inform{"issue_type": "late"}', '/inform{"issue_type": "late"}'),
+    ("/EXTERNAL_handoff_resolved", "EXTERNAL_handoff_resolved"),  # the hub's, not the customer's
+    ("/restart", "restart"),
+    ("  hello\x00 there\x07  ", "hello there"),
+])
+async def test_the_message_guard_decides_what_rasa_reads(rest_server, sent, seen):
+    server = await rest_server()
+    status, _ = await server.post({"sender": "ada", "message": sent})
+    assert status == 200
+    assert [m.text for m in server.agent.received] == [seen]
+
+
+async def test_a_failure_in_rasa_is_a_json_503_and_logged(rest_server, caplog):
+    server = await rest_server(FakeAgent(fail=True))
+    with caplog.at_level(logging.ERROR, logger="channels.rest"):
+        status, body = await server.post({"sender": "ada", "message": "hi"})
+    assert (status, body) == (503, {"error": "the assistant could not process this message; "
+                                              "try again"})
+    (record,) = [r for r in caplog.records if r.name == "channels.rest"]
+    assert record.getMessage() == "REST message from ada failed"
+    assert "the model fell over" in str(record.exc_info[1])
+
+
+def test_the_channel_is_rasas_rest_channel():
+    assert HardenedRestInput.name() == "rest"
+    assert HardenedRestInput().url_prefix() == "rest"
+
+
+def test_without_settings_the_channel_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("RAPPORT_HOME", str(PROJECT))
+    monkeypatch.setenv("RAPPORT_MAX_MESSAGE_CHARS", "77")
+    channel = HardenedRestInput()
+    assert channel.settings.max_message_chars == 77
+    assert channel.settings is channel.settings  # read once
