@@ -57,9 +57,9 @@ async def console_errors(request: web.Request, handler) -> web.StreamResponse:
         if request.path.startswith(API_PREFIX) or \
                 "application/json" in request.headers.get("Accept", ""):
             return web.json_response({"error": message}, status=status)
-        from bot.hub.views.console import render
+        from bot.hub.views.console import render_page
 
-        return render(request, "console_error.html", status=status, heading=heading,
+        return render_page(request, "console_error.html", status=status, heading=heading,
                       message=message)
 
 

@@ -26,7 +26,7 @@ RECENT_SHOWN = 15
 
 
 @dataclass(frozen=True)
-class Row:
+class QueueRow:
     handoff: Handoff
     priority: Priority
     waited: str
@@ -36,11 +36,11 @@ class Row:
 
 @dataclass
 class Queue:
-    waiting: list[Row] = field(default_factory=list)
-    mine: list[Row] = field(default_factory=list)
-    others: list[Row] = field(default_factory=list)
-    callbacks: list[Row] = field(default_factory=list)
-    recent: list[Row] = field(default_factory=list)
+    waiting: list[QueueRow] = field(default_factory=list)
+    mine: list[QueueRow] = field(default_factory=list)
+    others: list[QueueRow] = field(default_factory=list)
+    callbacks: list[QueueRow] = field(default_factory=list)
+    recent: list[QueueRow] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -64,8 +64,8 @@ def clock(moment: Any) -> str:
     return moment.astimezone(timezone.utc).strftime("%H:%M:%S")
 
 
-def _row(agent: Agent, handoff: Handoff, now: datetime) -> Row:
-    return Row(handoff, handoff.priority(now), duration(handoff.waited_seconds(now)),
+def _row(agent: Agent, handoff: Handoff, now: datetime) -> QueueRow:
+    return QueueRow(handoff, handoff.priority(now), duration(handoff.waited_seconds(now)),
                can_claim=handoff.state == WAITING and agent.handles_handoffs,
                mine=handoff.agent_id == agent.id)
 

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env, texts
 
 pytestmark = pytest.mark.integration
+
+
+def responses(name: str) -> list[str]:
+    """The texts the domain gives response `name` (the bot picks one at random)."""
+    domain = yaml.safe_load((PROJECT / "domain.yml").read_text())
+    return [variant["text"] for variant in domain["responses"][name]]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +64,7 @@ def test_a_conversation_continues_after_a_restart(stack: Stack):
     assert [e["text"] for e in users][:4] == ["hi", "where is my order?", "RP-100001",
                                              "ada@example.com"]
     # Every parsed message carries its sentiment into the tracker.
-    assert all(e["parse_data"]["sentiment"]["label"] in ("positive", "neutral", "negative")
-               for e in users)
+    assert [e["parse_data"]["sentiment"]["label"] for e in users][:4] == ["neutral"] * 4
 
 
 def test_rapport_chat_talks_to_the_running_bot(stack: Stack):
@@ -67,8 +74,9 @@ def test_rapport_chat_talks_to_the_running_bot(stack: Stack):
         timeout=120, cwd=PROJECT, env={**os.environ, **stack.env},
     )
     assert result.returncode == 0, result.stderr
-    assert "bot> Hi" in result.stdout or "bot> Hello" in result.stdout
-    assert "PayPal" in result.stdout
+    said = re.findall(r"bot> (.*)", result.stdout)
+    assert len(said) == 2 and said[0] in responses("utter_greet"), said
+    assert said[1] == responses("utter_faq/payment_methods")[0]
 
 
 def test_rasa_api_needs_a_jwt(stack: Stack):
@@ -92,8 +100,9 @@ def test_hostile_input_gets_a_reply_or_a_4xx_never_a_500(stack: Stack, name, bod
     status, reply = http("POST", f"{stack.rasa_url}/webhooks/rest/webhook", raw=body)
     assert status in expected, (name, status, reply)
     if status == 200:
-        assert reply and reply[0]["text"], name  # a sensible answer, e.g. asking to rephrase
+        assert len(reply) == 1 and reply[0]["text"] in responses("utter_fallback_rephrase"), reply
     else:
         assert "error" in reply, name
     # ...and the server is alive afterwards.
-    assert texts(stack.say("bad-alive", "hi"))
+    greeting = texts(stack.say("bad-alive", "hi"))
+    assert len(greeting) == 1 and greeting[0] in responses("utter_greet"), greeting

@@ -30,7 +30,7 @@ def _csrf(request: web.Request) -> str:
     return request[SESSION_KEY].csrf_token
 
 
-def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+def render_page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     env = request.app[keys.TEMPLATES]
     session = request.get(SESSION_KEY)
     context.setdefault("agent", session.agent if session else None)
@@ -50,7 +50,7 @@ async def queue_model(request: web.Request):
 
 async def queue_page(request: web.Request) -> web.Response:
     queue = await queue_model(request)
-    return render(request, "console_queue.html", queue=queue, page="queue",
+    return render_page(request, "console_queue.html", queue=queue, page="queue",
                   waiting_count=len(queue.waiting))
 
 
@@ -82,7 +82,7 @@ async def conversation_page(request: web.Request) -> web.Response:
     except RasaApiError:
         error = "The transcript is unavailable: the bot's server can't be reached right now."
     canned, canned_error = canned_for(request, handoff)
-    return render(request, "console_conversation.html", handoff=handoff, cursor=cursor,
+    return render_page(request, "console_conversation.html", handoff=handoff, cursor=cursor,
                   transcript=turns(events or []), transcript_error=error,
                   panel=await panel_model(request, handoff, events), canned=canned,
                   canned_error=canned_error, page="conversation")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from datetime import datetime, timedelta, timezone
@@ -85,11 +86,15 @@ async def _any_case(crm):
 
 
 class Scripted:
-    """A server that answers each request with the next scripted (status, body, delay)."""
+    """A server that answers each request with the next scripted (status, body, delay).
+
+    It keeps each request's (method, path, headers) in `requests` and its body in `bodies`.
+    """
 
     def __init__(self, *answers: tuple[int, object, float]) -> None:
         self.answers = list(answers)
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.bodies: list[bytes] = []
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -98,6 +103,7 @@ class Scripted:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.method, request.path_qs, dict(request.headers)))
+        self.bodies.append(await request.read())
         status, body, delay = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if delay:
             await asyncio.sleep(delay)
@@ -234,6 +240,7 @@ async def test_update_sends_only_what_changes(scripted_crm):
     client = await scripted_crm(scripted)
     assert (await client.update_case("CS-1", status="closed", csat=5)).csat == 5
     assert scripted.requests[0][:2] == ("PATCH", "/api/cases/CS-1")
+    assert json.loads(scripted.bodies[0]) == {"status": "closed", "csat": 5}
 
 
 def test_new_case_body_is_the_serialised_dataclass():

@@ -90,10 +90,11 @@ def test_a_verified_customer_gets_the_crm_card_and_case_in_the_packet():
     assert packet["customer"] == CARD and packet["case"] == CASE
     assert packet["summary"][0] == "Handed over because: declined the voucher."
     assert "Verified customer: Ada Lovelace (vip, C-1)." in packet["summary"]
-    assert any(line.startswith("Case CS1: late_delivery, severity high")
-               for line in packet["summary"])
+    assert "Case CS1: late_delivery, severity high, needs_human." in packet["summary"]
     assert packet["summary"][-1] == "Last message: “hello?”"
-    assert packet["sentiment"]["trend"] in ("worsening", "steady", "improving")
+    # The last third (0.0) against the first third (0.0): no change.
+    assert packet["sentiment"] == {"scores": [0.0, -0.6, -0.3, 0.0], "trend": "steady",
+                                   "latest": 0.0, "lowest": -0.6}
 
 
 def test_an_unverified_customer_gets_no_crm_data_even_if_some_is_passed():
