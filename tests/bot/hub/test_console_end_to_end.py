@@ -338,28 +338,32 @@ async def test_a_telegram_customer_talks_to_an_agent_and_back_to_the_bot(
 # -- nobody in time ----------------------------------------------------------------------
 
 async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resumes(
-        stack: Stack) -> None:
-    """Grace (VIP, verified, over REST) asks for a person; nobody claims her handoff."""
+        stack: Stack, browser: Any) -> None:
+    """Grace (VIP, verified, over REST) asks for a person while an agent is online (so she
+    waits in the queue); nobody claims her handoff."""
+    agent_context, _agent, agent_errors = await sign_in(browser, stack)  # online, claims nothing
     sender = "rest-grace-unclaimed"
-    for text in ("where is my order", "RP-100004", "grace@example.org",
-                 "I want to speak to a person"):
+    for text in ("where is my order", "RP-100004", "grace@example.org"):
         await asyncio.to_thread(stack.say, sender, text)
+    asked = await asyncio.to_thread(stack.say, sender, "I want to speak to a person")
+    assert any("usually within" in reply.get("text", "") for reply in asked), asked  # queued
+
     db = open_database(stack.env["RAPPORT_HUB_DB_URL"])
     try:
         store = HandoffStore(db)
         deadline = time.monotonic() + MAX_WAIT_S + 30
-        while time.monotonic() < deadline:
+        while True:  # until the callback is arranged, noted and handed back to the bot
             grace = [h for h in await store.recent(100) if h.conversation_id == sender]
-            if grace and grace[0].case_id and grace[0].handback is None:
+            handoff = grace[0] if grace else None
+            notes = [n.text for n in await store.notes(handoff.id)] if handoff else []
+            if (handoff and handoff.case_id and handoff.handback is None
+                    and any(handoff.case_id in note for note in notes)):
                 break
+            assert time.monotonic() < deadline, (handoff, notes)
             await asyncio.sleep(0.5)
-        assert grace, "the VIP's handoff was never made"
-        handoff = grace[0]
-        notes = [n.text for n in await store.notes(handoff.id)]
     finally:
         await db.close()
-    assert handoff.state == "callback" and handoff.case_id
-    assert any(handoff.case_id in note for note in notes)
+    assert handoff.state == "callback"
     state = tracker(stack, sender)
     events = state["events"]
     assert state.get("paused") is False
@@ -370,6 +374,8 @@ async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resum
     # The bot is back: it answers the customer again.
     assert any("Ollie" in reply.get("text", "")
                for reply in await asyncio.to_thread(stack.say, sender, "hi"))
+    assert agent_errors == []
+    await agent_context.close()
 
 
 def case_status(stack: Stack, case_id: str) -> str:

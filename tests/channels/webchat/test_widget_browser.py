@@ -309,7 +309,7 @@ async def test_a_phone_screen(stack: Stack, browser: Any) -> None:
     assert await panel.bounding_box() == {"x": 0, "y": 0, "width": 375, "height": 740}
     await expect(page.get_by_role("button", name="Chat with us")).to_be_hidden()
     replies = await say(page, "where is my order")
-    assert replies
+    assert responses_of(replies, response_patterns()) == ["utter_ask_order_number"], replies
     for control in (page.get_by_label("Your message"), page.get_by_role("button", name="Send"),
                     page.get_by_role("button", name="Close chat")):
         box = await control.bounding_box()
