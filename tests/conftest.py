@@ -190,6 +190,7 @@ def _cache_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (another session waits until it is released)."""
     import fcntl
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
