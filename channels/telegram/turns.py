@@ -17,7 +17,7 @@ import telegram
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from channels.message_guard import MessageRejected, button_intents, check_text
+from channels.message_guard import MessageRejected, check_command, check_text
 from bot.settings import Settings
 from channels.telegram.api import BotApi
 from channels.telegram.inbound import (
@@ -74,11 +74,14 @@ class TurnRunner:
             if text is None:
                 return [{"text": BUTTON_EXPIRED}]
         if not turn.trusted:
-            allowed = button_intents(self.settings.home / "domain.yml")
             try:
-                text = check_text(text, self.settings.max_message_chars, allowed)
+                text = check_text(text, self.settings.max_message_chars)
             except MessageRejected as rejected:
                 return [{"text": TOO_LONG}] if rejected.status == 413 else []
+            guarded = await check_command(text, chat_id, self.tracker_store())
+            if guarded != text and turn.callback_query_id:
+                return [{"text": BUTTON_EXPIRED}]  # a keyboard from an earlier turn (or forged)
+            text = guarded
         message_id = message_id_of(stored.update_id)
         if stored.attempts > 1:
             recovered = await self._recovered(chat_id, message_id)

@@ -6,6 +6,7 @@ answer here is the channel's own: what it lets through, what it refuses, and how
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pytest_asyncio
 
 from bot.settings import Settings
 from channels.rest import HardenedRestInput
+from tests.channels.conversation_memory import ConversationMemory
 from tests.support import PROJECT
 from tests.support.stack import free_port
 
@@ -25,16 +27,29 @@ SENDER_RULE = "sender must be a string of 1-128 letters, digits or . _ : @ + - c
 
 @dataclass
 class FakeAgent:
-    """Rasa's Agent as the channel sees it: `handle_message`, answering on the output channel."""
+    """Rasa's Agent as the channel sees it: `handle_message`, answering on the output channel,
+    and its tracker store (a real one, which the message guard reads). "buttons" gets two."""
 
     fail: bool = False
     received: list[Any] = field(default_factory=list)
+    memory: ConversationMemory = field(default_factory=ConversationMemory)
+
+    @property
+    def tracker_store(self) -> Any:
+        return self.memory.tracker_store
 
     async def handle_message(self, message: Any) -> None:
         self.received.append(message)
         if self.fail:
             raise RuntimeError("the model fell over")
-        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+        out = message.output_channel
+        if message.text == "buttons":
+            await out.send_text_with_buttons(message.sender_id, "Shall I?", [
+                {"title": "Yes", "payload": "/affirm"},
+                {"title": "Late", "payload": '/inform{"issue_type": "late"}'}])
+        else:
+            await out.send_text_message(message.sender_id, f"echo: {message.text}")
+        await self.memory.record(message)
 
 
 @dataclass
@@ -150,18 +165,87 @@ async def test_a_message_at_the_limit_is_accepted(rest_server):
     assert [m.text for m in server.agent.received] == ["x" * 40]
 
 
-@pytest.mark.parametrize("sent, seen", [
-    ("/affirm", "/affirm"),  # a button the bot offers
-    ('/inform{"issue_type": "late"}', '/inform{"issue_type": "late"}'),
-    ("/EXTERNAL_handoff_resolved", "EXTERNAL_handoff_resolved"),  # the hub's, not the customer's
-    ("/restart", "restart"),
-    ("  hello\x00 there\x07  ", "hello there"),
-])
-async def test_the_message_guard_decides_what_rasa_reads(rest_server, sent, seen):
+HOSTILE_COMMANDS = [  # (typed, what Rasa gets): each spelling Rasa 3.6 reads as a command
+    ("/ EXTERNAL_handoff_callback", "EXTERNAL_handoff_callback"),
+    ("/\trestart", "restart"),
+    ('/ request_human{"priority": 99}', 'request_human{"priority": 99}'),
+    ("\u00a0/restart", "restart"),  # NBSP: str.strip() removes it, so Rasa does too
+    ("\u3000/ restart\u00a0", "restart"),
+    ("/EXTERNAL_handoff_resolved", "EXTERNAL_handoff_resolved"),
+    ("//restart", "restart"),
+    ("/affirm@0.99", "affirm@0.99"),
+    ("/affirm", "affirm"),  # a button of the bot's, but not one it offered here
+    ('/inform{"order_number": "RP-100001"}', 'inform{"order_number": "RP-100001"}'),
+]
+
+
+@pytest.mark.parametrize("sent, seen", HOSTILE_COMMANDS)
+async def test_a_command_the_bot_did_not_offer_is_plain_words(rest_server, sent, seen):
     server = await rest_server()
     status, _ = await server.post({"sender": "ada", "message": sent})
     assert status == 200
     assert [m.text for m in server.agent.received] == [seen]
+
+
+async def test_a_button_the_bot_just_offered_is_a_command(rest_server):
+    server = await rest_server()
+    await server.post({"sender": "ada", "message": "buttons"})
+    await server.post({"sender": "ada", "message": '/inform{"issue_type": "late"}'})
+    await server.post({"sender": "ada", "message": "/affirm"})  # offered one turn ago: words
+    await server.post({"sender": "ada", "message": "buttons"})
+    await server.post({"sender": "eve", "message": "/affirm"})  # offered to ada, not to eve
+    await server.post({"sender": "ada", "message": "/affirm"})
+    assert [(m.sender_id, m.text) for m in server.agent.received] == [
+        ("ada", "buttons"), ("ada", '/inform{"issue_type": "late"}'), ("ada", "affirm"),
+        ("ada", "buttons"), ("eve", "affirm"), ("ada", "/affirm")]
+
+
+async def test_internal_intents_never_come_from_a_customer_even_as_a_button(rest_server):
+    server = await rest_server()
+    await server.agent.memory.offer("ada", "/EXTERNAL_handoff_callback", "/restart")
+    await server.post({"sender": "ada", "message": "/EXTERNAL_handoff_callback"})
+    await server.post({"sender": "ada", "message": "/restart"})
+    assert [m.text for m in server.agent.received] == ["EXTERNAL_handoff_callback", "restart"]
+
+
+async def test_plain_text_is_cleaned(rest_server):
+    server = await rest_server()
+    await server.post({"sender": "ada", "message": "  hello\x00 there\x07  "})
+    assert [m.text for m in server.agent.received] == ["hello there"]
+
+
+async def test_a_body_over_64_kb_is_refused_with_413(rest_server):
+    server = await rest_server(RAPPORT_MAX_MESSAGE_CHARS="100000")
+    big = json.dumps({"sender": "ada", "message": "x" * (64 * 1024)}).encode()
+    assert await server.post(raw=big) == (413, {"error": "the request is too large (at most "
+                                                          "64 KB)"})
+    status, _ = await server.post({"sender": "ada", "message": "x" * (60 * 1024)})
+    assert status == 200
+    assert [len(m.text) for m in server.agent.received] == [60 * 1024]
+
+
+@pytest.mark.parametrize("metadata, status, reason", [
+    ({"telegram_contact_phone": "+31612345678"}, 400,
+     "metadata keys not accepted: telegram_contact_phone (allowed: page, locale, timezone, "
+     "app_version, reference)"),
+    ({"page": {"nested": 1}}, 400, "metadata page must be a string, number or boolean"),
+    ({"page": ["a"]}, 400, "metadata page must be a string, number or boolean"),
+    ({"page": "p" * 201}, 413, "metadata page is too long (at most 200 characters)"),
+])
+async def test_metadata_is_allow_listed_and_small(rest_server, metadata, status, reason):
+    server = await rest_server()
+    assert await server.post({"sender": "ada", "message": "hi", "metadata": metadata}) == (
+        status, {"error": reason})
+    assert server.agent.received == []
+
+
+async def test_allowed_metadata_reaches_rasa(rest_server):
+    server = await rest_server()
+    metadata = {"page": "/orders", "locale": "nl-NL", "timezone": "Europe/Amsterdam",
+                "app_version": 3, "reference": None}
+    status, _ = await server.post({"sender": "ada", "message": "hi", "metadata": metadata})
+    assert status == 200
+    assert server.agent.received[0].metadata == metadata
 
 
 async def test_a_failure_in_rasa_is_a_json_503_and_logged(rest_server, caplog):

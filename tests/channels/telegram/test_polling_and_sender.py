@@ -32,11 +32,12 @@ async def test_polling_deletes_the_webhook_and_feeds_the_same_worker(
     assert await fake.until(lambda: confirmed(2), 10)
     await channel.settled()
     assert fake.texts(str(CHAT)) == ["echo: polled hello", "echo: polled again"]
-    fake.push_update(callback_update(3, CHAT, "/affirm"))
+    fake.push_update(callback_update(3, CHAT, "a plain payload"))
     assert await fake.until(lambda: confirmed(3), 10)
     await channel.settled()
 
-    assert fake.texts(str(CHAT)) == ["echo: polled hello", "echo: polled again", "echo: /affirm"]
+    assert fake.texts(str(CHAT)) == ["echo: polled hello", "echo: polled again",
+                                     "echo: a plain payload"]
     methods = [call.method for call in fake.calls if call.method in ("deleteWebhook",
                                                                      "getUpdates")]
     assert methods[0] == "deleteWebhook" and fake.webhook["url"] == ""
