@@ -11,6 +11,11 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_HOST | 127.0.0.1 | interface every service binds to |
 | RAPPORT_RASA_PORT | 5005 | Rasa server |
 | RAPPORT_ACTIONS_PORT | 5055 | action server |
+| RAPPORT_ACTIONS_HOST | 127.0.0.1 | interface the action server binds to (keep it on loopback) |
+| RAPPORT_ACTIONS_SECRET | generated per `rapport run` | shared secret Rasa sends the action server (`X-Rapport-Actions-Secret`) |
+| RAPPORT_VERIFICATION_SECRET | generated per `rapport run` | HMAC key for the contact details verification attempts are counted under |
+| RAPPORT_VERIFY_BREAKER_FAILURES | 40 | failed verifications from everyone that pause e-mail/postcode verification |
+| RAPPORT_VERIFY_BREAKER_MINUTES | 15 | the window those failures are counted in |
 | RAPPORT_HUB_PORT | 8080 | hub (status page, agent console, web chat widget) |
 | RAPPORT_RASA_JWT_SECRET | generated per `rapport run` | enables Rasa's HTTP API, JWT-authenticated |
 | RAPPORT_CRM_BACKEND | sql | `sql` (the CRM database below) or `http` (a brand's CRM API) |
@@ -82,6 +87,11 @@ class Settings:
     rasa_port: int = 5005
     actions_port: int = 5055
     hub_port: int = 8080
+    actions_host: str = "127.0.0.1"
+    actions_secret: Optional[str] = field(default=None, repr=False)
+    verification_secret: Optional[str] = field(default=None, repr=False)
+    verify_breaker_failures: int = 40
+    verify_breaker_minutes: int = 15
     rasa_jwt_secret: Optional[str] = field(default=None, repr=False)
     crm_backend: str = "sql"
     crm_url: str = ""
@@ -120,6 +130,11 @@ class Settings:
             rasa_port=_int(env, "RAPPORT_RASA_PORT", 5005),
             actions_port=_int(env, "RAPPORT_ACTIONS_PORT", 5055),
             hub_port=_int(env, "RAPPORT_HUB_PORT", 8080),
+            actions_host=env.get("RAPPORT_ACTIONS_HOST") or "127.0.0.1",
+            actions_secret=env.get("RAPPORT_ACTIONS_SECRET") or None,
+            verification_secret=env.get("RAPPORT_VERIFICATION_SECRET") or None,
+            verify_breaker_failures=_int(env, "RAPPORT_VERIFY_BREAKER_FAILURES", 40),
+            verify_breaker_minutes=_int(env, "RAPPORT_VERIFY_BREAKER_MINUTES", 15),
             rasa_jwt_secret=env.get("RAPPORT_RASA_JWT_SECRET") or None,
             crm_backend=(env.get("RAPPORT_CRM_BACKEND") or "sql").lower(),
             crm_url=env.get("RAPPORT_CRM_URL") or f"sqlite:///{var_dir / 'crm.db'}",
@@ -178,7 +193,7 @@ class Settings:
 
     @property
     def actions_url(self) -> str:
-        return f"http://{self.host}:{self.actions_port}"
+        return f"http://{self.actions_host}:{self.actions_port}"
 
     @property
     def hub_url(self) -> str:
@@ -192,6 +207,9 @@ class Settings:
             "RAPPORT_HOST": self.host,
             "RAPPORT_RASA_PORT": str(self.rasa_port),
             "RAPPORT_ACTIONS_PORT": str(self.actions_port),
+            "RAPPORT_ACTIONS_HOST": self.actions_host,
+            "RAPPORT_VERIFY_BREAKER_FAILURES": str(self.verify_breaker_failures),
+            "RAPPORT_VERIFY_BREAKER_MINUTES": str(self.verify_breaker_minutes),
             "RAPPORT_HUB_PORT": str(self.hub_port),
             "RAPPORT_CRM_BACKEND": self.crm_backend,
             "RAPPORT_CRM_URL": self.crm_url,
@@ -216,6 +234,8 @@ class Settings:
                     "RAPPORT_CRM_API_TOKEN": self.crm_api_token,
                     "RAPPORT_TELEGRAM_TOKEN": self.telegram_token,
                     "RAPPORT_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
-                    "RAPPORT_HUB_SECRET": self.hub_secret}
+                    "RAPPORT_HUB_SECRET": self.hub_secret,
+                    "RAPPORT_ACTIONS_SECRET": self.actions_secret,
+                    "RAPPORT_VERIFICATION_SECRET": self.verification_secret}
         env.update({name: value for name, value in optional.items() if value})
         return env

@@ -112,9 +112,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     prepare_crm(settings)
     if args.telegram_polling:
         settings = settings.with_changes(telegram_polling=True)
-    if not settings.rasa_jwt_secret:
-        # A fresh secret per run: Rasa's API is usable by the hub and nobody else.
-        settings = settings.with_changes(rasa_jwt_secret=secrets.token_urlsafe(32))
+    # Fresh secrets per run for those not set: Rasa's API is usable by the hub and nobody
+    # else, the action server answers only Rasa, and verification attempts are counted under
+    # contact hashes nobody can compute.
+    generated = {name: secrets.token_urlsafe(32) for name in
+                 ("rasa_jwt_secret", "actions_secret", "verification_secret")
+                 if not getattr(settings, name)}
+    settings = settings.with_changes(**generated)
     model = current_model(settings)
     if model is None:
         _say("no model matches the current config, domain and data: training one now...")
