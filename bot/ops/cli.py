@@ -102,6 +102,7 @@ def prepare_crm(settings: Settings) -> None:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops.content_checks import check_startup_content
+    from bot.log_redaction import Redactor, secrets_of
     from bot.ops.supervisor import Service, Supervisor, check_ports_free, python_command
     from bot.ops.training import current_model, train
 
@@ -132,7 +133,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         Service("hub", python_command("-m", "bot.ops.cli", "serve", "hub"),
                 f"{settings.hub_url}/health", settings.hub_port, env),
     ]
-    supervisor = Supervisor(services, settings.host, settings.logs_dir, say=_say)
+    supervisor = Supervisor(services, settings.host, settings.logs_dir, say=_say,
+                            redact=Redactor(secrets_of(settings)))
     _say(f"starting Rapport (model {model.name})")
     try:
         supervisor.start()
@@ -154,8 +156,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import log_redaction
+
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_redaction.install(settings)  # no token or secret in var/logs (httpx logs URLs)
     if args.service == "rasa":
         from bot.ops.rasa_server import serve
 

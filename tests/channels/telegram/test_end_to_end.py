@@ -144,3 +144,16 @@ def test_a_damaged_item_complaint_and_a_button_accepting_the_remedy(stack: Stack
     assert "case CS-" in done[0]
     assert fake.calls_of("answerCallbackQuery")  # the button's spinner was stopped
     talk.assert_same_answers_as_rest()
+
+
+def test_no_log_holds_the_token_or_the_webhook_secret(stack: Stack, fake: FakeBotApi) -> None:
+    """After the exchanges above (httpx logs every Bot API URL, which holds the token)."""
+    talk = Conversation(stack, fake, 880301)
+    talk.say("hi")
+    logs = {path: path.read_text(errors="replace") for path in
+            [stack.log_path, *(Path(stack.env["RAPPORT_VAR_DIR"]) / "logs").glob("*.log")]}
+
+    assert any("HTTP Request: POST" in text for text in logs.values())  # the URLs are logged
+    for path, text in logs.items():
+        assert TOKEN not in text, path
+        assert SECRET not in text, path
