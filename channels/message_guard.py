@@ -32,6 +32,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 MAX_SENDER_CHARS = 128
 _SENDER = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
+_CONVERSATION = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,160}$")  # a sender with its channel prefix
 _RASA_COMMAND = YAMLStoryReader._regex_message_pattern()  # Rasa's own rule, not a copy
 _BUTTON_KEYS = ("buttons", "quick_replies")
 
@@ -50,6 +51,13 @@ def check_sender(sender: Any) -> str:
             "sender must be a string of 1-128 letters, digits or . _ : @ + - characters"
         )
     return sender
+
+
+def check_conversation_id(conversation_id: Any) -> str:
+    """A Rasa conversation id as the channels make them (a sender id with a channel prefix)."""
+    if not isinstance(conversation_id, str) or not _CONVERSATION.match(conversation_id):
+        raise MessageRejected("not a conversation id")
+    return conversation_id
 
 
 def _strip_control(text: str) -> str:

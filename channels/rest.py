@@ -4,8 +4,10 @@ Same URL and JSON as Rasa's `rest` channel (POST /webhooks/rest/webhook with `se
 `message` and optional `metadata`), but:
 - the body is read only up to 64 KB (413 past that), and a malformed one gets a JSON 4xx
   instead of a 500 or an HTML page;
-- a missing sender is refused (Rasa would put it in one shared "default" conversation) and
-  the client cannot choose the input channel;
+- a missing sender is refused (Rasa would put it in one shared "default" conversation), the
+  client cannot choose the input channel, and its `sender` names the conversation
+  `rest-<sender>`: REST clients reach REST conversations only (Telegram's are `tg-<chat id>`,
+  web chat's `wc-<hash>`), while answers still carry the client's own `recipient_id`;
 - `metadata` may hold only the keys in `METADATA_KEYS`, each a short scalar: it is stored on
   every event and sent to the action server on every turn, and actions trust some keys
   (`telegram_contact_phone` verifies a customer) that only a channel may set;
@@ -30,6 +32,7 @@ from channels.message_guard import MessageRejected, check_command, check_sender,
 
 logger = logging.getLogger(__name__)
 
+CONVERSATION_PREFIX = "rest-"
 MAX_BODY_BYTES = 64 * 1024
 METADATA_KEYS = ("page", "locale", "timezone", "app_version", "reference")
 MAX_METADATA_VALUE_CHARS = 200
@@ -61,6 +64,12 @@ def check_metadata(metadata: Any) -> Optional[dict]:
             raise MessageRejected(f"metadata {key} is too long "
                                   f"(at most {MAX_METADATA_VALUE_CHARS} characters)", 413)
     return metadata or None
+
+
+def conversation_id_for(sender: str) -> str:
+    """Rasa's conversation id for a REST client's `sender`: namespaced, so a client can reach
+    only REST conversations (never a Telegram `tg-…` or web chat `wc-…` one)."""
+    return f"{CONVERSATION_PREFIX}{sender}"
 
 
 class HardenedRestInput(RestInput):
@@ -101,15 +110,18 @@ class HardenedRestInput(RestInput):
                               413)
             except MessageRejected as rejected:
                 return _error(str(rejected), rejected.status)
+            conversation_id = conversation_id_for(sender)
             collector = CollectingOutputChannel()
             try:
                 agent = getattr(request.app.ctx, "agent", None)
-                text = await check_command(text, sender, getattr(agent, "tracker_store", None))
-                await on_new_message(UserMessage(text, collector, sender,
+                text = await check_command(text, conversation_id,
+                                           getattr(agent, "tracker_store", None))
+                await on_new_message(UserMessage(text, collector, conversation_id,
                                                  input_channel=self.name(), metadata=metadata))
             except Exception:  # noqa: BLE001 (the boundary: log and say so, never a bare 500)
-                logger.exception("REST message from %s failed", sender)
+                logger.exception("REST message from %s failed", conversation_id)
                 return _error("the assistant could not process this message; try again", 503)
-            return response.json(collector.messages)
+            return response.json([{**message, "recipient_id": sender}
+                                  for message in collector.messages])
 
         return webhook

@@ -112,7 +112,19 @@ async def test_a_message_reaches_rasa_and_the_answer_comes_back(rest_server):
     assert (status, body) == (200, [{"recipient_id": "ada-1", "text": "echo: where is my order?"}])
     (message,) = server.agent.received
     assert (message.sender_id, message.text, message.input_channel, message.metadata) == (
-        "ada-1", "where is my order?", "rest", {"page": "/orders"})
+        "rest-ada-1", "where is my order?", "rest", {"page": "/orders"})
+
+
+@pytest.mark.parametrize("sender", ["tg-5301", "5301", "wc-0123456789abcdef01234567"])
+async def test_a_rest_client_cannot_reach_another_channels_conversation(rest_server, sender):
+    """Telegram's conversations are `tg-<chat id>` (before: the bare chat id) and web chat's
+    `wc-<hash>`: whatever sender a REST client names, it lands in a REST conversation."""
+    server = await rest_server()
+    await server.agent.memory.offer("tg-5301", "/affirm")  # a Telegram customer's buttons
+    status, body = await server.post({"sender": sender, "message": "/affirm"})
+    assert status == 200 and body[0]["recipient_id"] == sender
+    (message,) = server.agent.received
+    assert (message.sender_id, message.text) == (f"rest-{sender}", "affirm")
 
 
 async def test_the_client_cannot_choose_its_input_channel(rest_server):
@@ -196,13 +208,14 @@ async def test_a_button_the_bot_just_offered_is_a_command(rest_server):
     await server.post({"sender": "eve", "message": "/affirm"})  # offered to ada, not to eve
     await server.post({"sender": "ada", "message": "/affirm"})
     assert [(m.sender_id, m.text) for m in server.agent.received] == [
-        ("ada", "buttons"), ("ada", '/inform{"issue_type": "late"}'), ("ada", "affirm"),
-        ("ada", "buttons"), ("eve", "affirm"), ("ada", "/affirm")]
+        ("rest-ada", "buttons"), ("rest-ada", '/inform{"issue_type": "late"}'),
+        ("rest-ada", "affirm"), ("rest-ada", "buttons"), ("rest-eve", "affirm"),
+        ("rest-ada", "/affirm")]
 
 
 async def test_internal_intents_never_come_from_a_customer_even_as_a_button(rest_server):
     server = await rest_server()
-    await server.agent.memory.offer("ada", "/EXTERNAL_handoff_callback", "/restart")
+    await server.agent.memory.offer("rest-ada", "/EXTERNAL_handoff_callback", "/restart")
     await server.post({"sender": "ada", "message": "/EXTERNAL_handoff_callback"})
     await server.post({"sender": "ada", "message": "/restart"})
     assert [m.text for m in server.agent.received] == ["EXTERNAL_handoff_callback", "restart"]
@@ -255,7 +268,7 @@ async def test_a_failure_in_rasa_is_a_json_503_and_logged(rest_server, caplog):
     assert (status, body) == (503, {"error": "the assistant could not process this message; "
                                               "try again"})
     (record,) = [r for r in caplog.records if r.name == "channels.rest"]
-    assert record.getMessage() == "REST message from ada failed"
+    assert record.getMessage() == "REST message from rest-ada failed"
     assert "the model fell over" in str(record.exc_info[1])
 
 

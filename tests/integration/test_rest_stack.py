@@ -49,7 +49,7 @@ def test_a_conversation_continues_after_a_restart(stack: Stack):
     # Still verified (the tracker store kept the slots): no second request for the e-mail.
     answer = " ".join(texts(stack.say("restart-1", "and where is RP-100002?")))
     assert "RP-100002" in answer and "late" in answer
-    status, tracker = http("GET", f"{stack.rasa_url}/conversations/restart-1/tracker",
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/rest-restart-1/tracker",
                            headers=rasa_api_headers())
     assert status == 200
     users = [e for e in tracker["events"] if e["event"] == "user"]

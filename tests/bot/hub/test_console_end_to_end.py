@@ -330,7 +330,7 @@ async def test_a_telegram_customer_talks_to_an_agent_and_back_to_the_bot(
 
     handoff = await handoff_record(stack, handoff_id, until=lambda h: h.csat is not None)
     assert (handoff.state, handoff.csat, handoff.channel) == ("resolved", 4, "telegram")
-    assert_bot_silent_while_a_person_had_it(tracker(stack, str(chat))["events"], AGENT)
+    assert_bot_silent_while_a_person_had_it(tracker(stack, f"tg-{chat}")["events"], AGENT)
     assert agent_errors == []
     await agent_context.close()
 
@@ -349,7 +349,8 @@ async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resum
         store = HandoffStore(db)
         deadline = time.monotonic() + MAX_WAIT_S + 30
         while time.monotonic() < deadline:
-            grace = [h for h in await store.recent(100) if h.conversation_id == sender]
+            grace = [h for h in await store.recent(100)
+                     if h.conversation_id == f"rest-{sender}"]
             if grace and grace[0].case_id and grace[0].handback is None:
                 break
             await asyncio.sleep(0.5)
@@ -360,7 +361,7 @@ async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resum
         await db.close()
     assert handoff.state == "callback" and handoff.case_id
     assert any(handoff.case_id in note for note in notes)
-    state = tracker(stack, sender)
+    state = tracker(stack, f"rest-{sender}")
     events = state["events"]
     assert state.get("paused") is False
     told = [e for e in events if e["event"] == "bot"][-1]

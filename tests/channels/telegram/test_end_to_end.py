@@ -65,8 +65,8 @@ class Conversation:
         return [call.params.get("text", "") for call in turn]
 
     def assert_same_answers_as_rest(self) -> None:
-        rest = bot_turns(self.stack, self.rest_sender)
-        telegram = bot_turns(self.stack, str(self.chat_id))
+        rest = bot_turns(self.stack, f"rest-{self.rest_sender}")  # conversation ids are
+        telegram = bot_turns(self.stack, f"tg-{self.chat_id}")  # namespaced per channel
         assert len(rest) == len(telegram) == len(self.telegram_turns)
         for rest_turn, telegram_turn, delivered in zip(rest, telegram, self.telegram_turns):
             assert [e["metadata"].get("utter_action") for e in telegram_turn] == [

@@ -35,7 +35,7 @@ async def test_text_reaches_rasa_as_the_chat_with_channel_telegram(channel, fake
         "echo: Where is my order?"]
 
     seen = scripted.seen[0]
-    assert (seen.sender_id, seen.input_channel, seen.text) == (str(CHAT), "telegram",
+    assert (seen.sender_id, seen.input_channel, seen.text) == (f"tg-{CHAT}", "telegram",
                                                                "Where is my order?")
     assert seen.message_id == "telegram-1"
     assert seen.metadata["telegram_chat_type"] == "private"
@@ -183,7 +183,7 @@ async def test_in_a_group_the_bot_answers_only_when_addressed(channel, fake, scr
     await channel.settled()
     assert len(fake.texts(str(GROUP))) == 4
     assert scripted.texts() == ["where is my order", "thanks, and my refund?", "help", "/greet"]
-    assert {m.sender_id for m in scripted.seen} == {str(GROUP)}
+    assert {m.sender_id for m in scripted.seen} == {f"tg-{GROUP}"}
     assert [call.method for call in fake.calls_of("getMe")] == ["getMe"]  # asked once
 
 

@@ -76,7 +76,7 @@ async def test_the_hub_sender_waits_out_a_429_and_delivers_once(sender: Telegram
                                                                 fake: FakeBotApi) -> None:
     fake.fail_next("sendMessage", status=429, retry_after=1)
 
-    await sender.send(str(CHAT), [{"text": "Sorry for the wait."}])
+    await sender.send(f"tg-{CHAT}", [{"text": "Sorry for the wait."}])
 
     assert fake.texts(str(CHAT)) == ["Sorry for the wait."]
     assert [call.status for call in fake.calls_of("sendMessage", delivered=False)] == [429, 200]
