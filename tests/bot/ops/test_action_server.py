@@ -133,3 +133,21 @@ def test_the_secret_is_required_to_start(tmp_path):
     settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(tmp_path)})
     with pytest.raises(SettingsError, match="RAPPORT_ACTIONS_SECRET"):
         create_action_app(settings)
+
+
+async def test_rasa_sends_the_secret_endpoints_yml_reads_from_the_environment(
+        action_server, monkeypatch, tmp_path):
+    from rasa.utils.endpoints import ClientResponseError
+
+    from bot.ops.rasa_server import load_endpoints
+    from bot.settings import Settings
+
+    monkeypatch.setenv("RAPPORT_ACTIONS_SECRET", SECRET)
+    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(tmp_path),
+                                  "RAPPORT_ACTIONS_PORT": action_server.rsplit(":", 1)[1]})
+    action = load_endpoints(settings).action
+    call = {"next_action": "action_no_such_thing", "sender_id": "x", "version": "3.6.2",
+            "tracker": {"sender_id": "x", "slots": {}, "events": []}, "domain": {}}
+    with pytest.raises(ClientResponseError) as answer:
+        await action.request(json=call, method="post")
+    assert answer.value.status == 404  # past the secret check: the action is unknown
