@@ -38,6 +38,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_TELEGRAM_DB_URL | sqlite:///$VAR/telegram.db | durable store of received updates |
 | RAPPORT_WEBCHAT_ORIGINS | the hub's URL | comma-separated origins allowed to embed the web chat |
 | RAPPORT_PUBLIC_URL | the hub's URL | where customers' browsers reach Rapport (widget, demo) |
+| RAPPORT_TRUSTED_PROXIES | (none) | reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed |
 | RAPPORT_HUB_SECRET | generated per hub start | signs the console's login form (set it when running several hubs) |
 | RAPPORT_HANDOFF_MAX_WAIT | 300 | seconds a customer waits for an agent before a callback is arranged |
 | RAPPORT_HANDOFF_PRESENCE | 45 | an agent is online if their console was connected within this many seconds |
@@ -77,6 +78,17 @@ class SettingsError(RapportError, ValueError):
     """A setting has a value Rapport cannot use."""
 
 
+def _proxies(raw: str) -> tuple[str, ...]:
+    from bot.client_address import parse_networks
+
+    values = tuple(value.strip() for value in raw.split(",") if value.strip())
+    try:
+        parse_networks(values)
+    except ValueError as error:
+        raise SettingsError(f"RAPPORT_TRUSTED_PROXIES: {error}") from error
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with `Settings.from_env()` and pass it down."""
@@ -114,6 +126,7 @@ class Settings:
     webchat_origins: tuple[str, ...] = ()
     public_url: str = ""
     hub_secret: Optional[str] = field(default=None, repr=False)
+    trusted_proxies: tuple[str, ...] = ()
     handoff_max_wait: int = 300
     handoff_presence: int = 45
 
@@ -158,6 +171,7 @@ class Settings:
                                   (env.get("RAPPORT_WEBCHAT_ORIGINS") or "").split(",") if o.strip()),
             public_url=(env.get("RAPPORT_PUBLIC_URL") or "").rstrip("/"),
             hub_secret=env.get("RAPPORT_HUB_SECRET") or None,
+            trusted_proxies=_proxies(env.get("RAPPORT_TRUSTED_PROXIES") or ""),
             handoff_max_wait=_int(env, "RAPPORT_HANDOFF_MAX_WAIT", 300),
             handoff_presence=_int(env, "RAPPORT_HANDOFF_PRESENCE", 45),
         )
@@ -228,6 +242,7 @@ class Settings:
             "RAPPORT_PUBLIC_URL": self.public_url,
             "RAPPORT_HANDOFF_MAX_WAIT": str(self.handoff_max_wait),
             "RAPPORT_HANDOFF_PRESENCE": str(self.handoff_presence),
+            "RAPPORT_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
         }
         optional = {"RAPPORT_RASA_JWT_SECRET": self.rasa_jwt_secret,
                     "RAPPORT_CRM_API_URL": self.crm_api_url,
