@@ -36,7 +36,12 @@ def secrets_of(settings: Any) -> list[str]:
         if item.repr:
             continue
         value = getattr(settings, item.name, None)
-        values = value.values() if isinstance(value, Mapping) else [value]
+        if isinstance(value, Mapping):
+            values = list(value.values())
+        elif isinstance(value, (tuple, list)):  # (name, secret) pairs, or a list of secrets
+            values = [v[-1] if isinstance(v, (tuple, list)) and v else v for v in value]
+        else:
+            values = [value]
         found += [v for v in values if isinstance(v, str)]
     return found
 

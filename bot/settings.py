@@ -30,6 +30,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_ENDPOINTS | endpoints.yml | Rasa endpoints file (endpoints.scale.yml to scale out) |
 | RAPPORT_TRAIN_EPOCHS_SCALE | 1.0 | multiplies epochs in config.yml (tests train faster) |
 | RAPPORT_MAX_MESSAGE_CHARS | 4000 | longer customer messages are refused with a clear answer |
+| RAPPORT_REST_TOKENS | (none: REST refuses every client) | REST integrations and their bearer tokens (secrets), `name=token,other=token2`; tokens of 24+ characters |
 | RAPPORT_LOG_LEVEL | INFO | log level of the services |
 | RAPPORT_TELEGRAM_TOKEN | (none) | the bot's token from BotFather (a secret); Telegram is off without it |
 | RAPPORT_TELEGRAM_WEBHOOK_SECRET | (none) | secret Telegram sends in X-Telegram-Bot-Api-Secret-Token |
@@ -89,6 +90,27 @@ def _proxies(raw: str) -> tuple[str, ...]:
     return values
 
 
+def _rest_tokens(raw: str) -> tuple[tuple[str, str], ...]:
+    """"shop=token1,app=token2" → (("shop", "token1"), ("app", "token2")), checked."""
+    import re
+
+    pairs = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, token = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z0-9_]{1,32}", name.strip()):
+            raise SettingsError("RAPPORT_REST_TOKENS: each entry is name=token, the name "
+                                "1-32 lower-case letters, digits or _")
+        if len(token.strip()) < 24:
+            raise SettingsError(f"RAPPORT_REST_TOKENS: the token of {name.strip()} must "
+                                "have at least 24 characters")
+        pairs.append((name.strip(), token.strip()))
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise SettingsError("RAPPORT_REST_TOKENS: an integration is named twice")
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with `Settings.from_env()` and pass it down."""
@@ -117,6 +139,7 @@ class Settings:
     endpoints_file: str = "endpoints.yml"
     train_epochs_scale: float = 1.0
     max_message_chars: int = 4000
+    rest_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, token)
     log_level: str = "INFO"
     telegram_token: Optional[str] = field(default=None, repr=False)
     telegram_webhook_secret: Optional[str] = field(default=None, repr=False)
@@ -161,6 +184,7 @@ class Settings:
             endpoints_file=env.get("RAPPORT_ENDPOINTS") or "endpoints.yml",
             train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
             max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 4000),
+            rest_tokens=_rest_tokens(env.get("RAPPORT_REST_TOKENS") or ""),
             log_level=(env.get("RAPPORT_LOG_LEVEL") or "INFO").upper(),
             telegram_token=env.get("RAPPORT_TELEGRAM_TOKEN") or None,
             telegram_webhook_secret=env.get("RAPPORT_TELEGRAM_WEBHOOK_SECRET") or None,
@@ -250,6 +274,8 @@ class Settings:
                     "RAPPORT_TELEGRAM_TOKEN": self.telegram_token,
                     "RAPPORT_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
                     "RAPPORT_HUB_SECRET": self.hub_secret,
+                    "RAPPORT_REST_TOKENS": ",".join(f"{name}={token}"
+                                                    for name, token in self.rest_tokens),
                     "RAPPORT_ACTIONS_SECRET": self.actions_secret,
                     "RAPPORT_VERIFICATION_SECRET": self.verification_secret}
         env.update({name: value for name, value in optional.items() if value})

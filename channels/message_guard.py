@@ -32,7 +32,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 MAX_SENDER_CHARS = 128
 _SENDER = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
-_CONVERSATION = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,160}$")  # a sender with its channel prefix
+_CONVERSATION = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,200}$")  # a sender with its channel prefix
 _RASA_COMMAND = YAMLStoryReader._regex_message_pattern()  # Rasa's own rule, not a copy
 _BUTTON_KEYS = ("buttons", "quick_replies")
 

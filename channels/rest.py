@@ -2,12 +2,15 @@
 
 Same URL and JSON as Rasa's `rest` channel (POST /webhooks/rest/webhook with `sender`,
 `message` and optional `metadata`), but:
+- each integration (the brand's app, `rapport chat`) authenticates with its own bearer token
+  (`Authorization: Bearer …`, RAPPORT_REST_TOKENS as `name=token,…`), checked before the body
+  is read; no token, no conversation (401);
 - the body is read only up to 64 KB (413 past that), and a malformed one gets a JSON 4xx
   instead of a 500 or an HTML page;
 - a missing sender is refused (Rasa would put it in one shared "default" conversation), the
   client cannot choose the input channel, and its `sender` names the conversation
-  `rest-<sender>`: REST clients reach REST conversations only (Telegram's are `tg-<chat id>`,
-  web chat's `wc-<hash>`), while answers still carry the client's own `recipient_id`;
+  `rest-<integration>-<sender>`: an integration reaches its own conversations only (Telegram's
+  are `tg-<chat id>`, web chat's `wc-<hash>`); answers still carry the client's `recipient_id`;
 - `metadata` may hold only the keys in `METADATA_KEYS`, each a short scalar: it is stored on
   every event and sent to the action server on every turn, and actions trust some keys
   (`telegram_contact_phone` verifies a customer) that only a channel may set;
@@ -17,6 +20,7 @@ Same URL and JSON as Rasa's `rest` channel (POST /webhooks/rest/webhook with `se
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -33,6 +37,7 @@ from channels.message_guard import MessageRejected, check_command, check_sender,
 logger = logging.getLogger(__name__)
 
 CONVERSATION_PREFIX = "rest-"
+CLIENT_KEY = "rapport_client"  # metadata the channel sets: the integration's name
 MAX_BODY_BYTES = 64 * 1024
 METADATA_KEYS = ("page", "locale", "timezone", "app_version", "reference")
 MAX_METADATA_VALUE_CHARS = 200
@@ -66,10 +71,11 @@ def check_metadata(metadata: Any) -> Optional[dict]:
     return metadata or None
 
 
-def conversation_id_for(sender: str) -> str:
-    """Rasa's conversation id for a REST client's `sender`: namespaced, so a client can reach
-    only REST conversations (never a Telegram `tg-…` or web chat `wc-…` one)."""
-    return f"{CONVERSATION_PREFIX}{sender}"
+def conversation_id_for(integration: str, sender: str) -> str:
+    """Rasa's conversation id for an integration's `sender`: namespaced, so a client reaches
+    only its own integration's conversations (never a Telegram `tg-…` or web chat `wc-…`
+    one, nor another integration's)."""
+    return f"{CONVERSATION_PREFIX}{integration}-{sender}"
 
 
 class HardenedRestInput(RestInput):
@@ -88,6 +94,18 @@ class HardenedRestInput(RestInput):
             self._settings = Settings.from_env()
         return self._settings
 
+    def integration_of(self, authorization: str) -> Optional[str]:
+        """The integration whose bearer token this is, or None (compared in constant time)."""
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            return None
+        given = presented.strip().encode("utf-8")
+        found = None
+        for name, token in self.settings.rest_tokens:  # every one compared: no timing hint
+            if hmac.compare_digest(given, token.encode("utf-8")):
+                found = name
+        return found
+
     def check(self, body: Dict[str, Any]) -> tuple[str, str, Optional[dict]]:
         sender = check_sender(body.get("sender"))
         text = check_text(body.get("message"), self.settings.max_message_chars)
@@ -102,6 +120,10 @@ class HardenedRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
+            integration = self.integration_of(request.headers.get("authorization", ""))
+            if integration is None:  # before a byte of the body is read
+                return response.json({"error": "a valid bearer token is required"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
             try:
                 body = parse_json_object(await read_body(request, MAX_BODY_BYTES))
                 sender, text, metadata = self.check(body)
@@ -110,7 +132,10 @@ class HardenedRestInput(RestInput):
                               413)
             except MessageRejected as rejected:
                 return _error(str(rejected), rejected.status)
-            conversation_id = conversation_id_for(sender)
+            conversation_id = conversation_id_for(integration, sender)
+            # Server-side, after the allow-list: who is asking (verification counts failures
+            # per client), which no client can claim.
+            metadata = {**(metadata or {}), CLIENT_KEY: integration}
             collector = CollectingOutputChannel()
             try:
                 agent = getattr(request.app.ctx, "agent", None)

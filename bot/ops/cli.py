@@ -181,7 +181,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops.terminal_chat import chat
 
-    return chat(settings.rasa_url, sender=args.sender)
+    tokens = dict(settings.rest_tokens)
+    name = args.integration or ("terminal" if "terminal" in tokens else next(iter(tokens), None))
+    if name not in tokens:
+        raise CliError("rapport chat talks over the REST channel, which needs an integration "
+                       "token: set RAPPORT_REST_TOKENS (e.g. terminal=<24+ random characters>) "
+                       "for both `rapport run` and `rapport chat`")
+    return chat(settings.rasa_url, sender=args.sender, token=tokens[name])
 
 
 # --------------------------------------------------------------------------- parser
@@ -201,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the running bot from the terminal")
     chat.add_argument("--sender", default=None, help="conversation id (default: a new one)")
+    chat.add_argument("--integration", default=None,
+                      help="REST integration whose token to use (RAPPORT_REST_TOKENS; default: "
+                           "terminal, else the first)")
     chat.set_defaults(handler=cmd_chat)
 
     validate = sub.add_parser("validate", help="check brand data, YAML and training data")

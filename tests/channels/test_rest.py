@@ -22,6 +22,9 @@ from tests.channels.conversation_memory import ConversationMemory
 from tests.support import PROJECT
 from tests.support.stack import free_port
 
+APP_TOKEN = "app-token-0123456789abcdefghij"
+SHOP_TOKEN = "shop-token-0123456789abcdefghij"
+TOKENS = f"app={APP_TOKEN},shop={SHOP_TOKEN}"
 SENDER_RULE = "sender must be a string of 1-128 letters, digits or . _ : @ + - characters"
 
 
@@ -58,10 +61,12 @@ class RestServer:
     agent: FakeAgent
     http: aiohttp.ClientSession
 
-    async def post(self, body: Any = None, *, raw: Optional[bytes] = None) -> tuple[int, Any]:
-        """(status, JSON body) of a POST to the webhook."""
+    async def post(self, body: Any = None, *, raw: Optional[bytes] = None,
+                   token: Optional[str] = APP_TOKEN) -> tuple[int, Any]:
+        """(status, JSON body) of a POST to the webhook, as integration "app" by default."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with self.http.post(f"{self.url}/webhook", json=None if raw is not None else body,
-                                  data=raw) as answer:
+                                  data=raw, headers=headers) as answer:
             return answer.status, await answer.json(content_type=None)
 
 
@@ -76,7 +81,7 @@ async def rest_server(tmp_path) -> AsyncIterator[Callable]:
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
 
     async def start(agent: Optional[FakeAgent] = None, **env: str) -> RestServer:
-        settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT),
+        settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_REST_TOKENS": TOKENS,
                                       "RAPPORT_VAR_DIR": str(tmp_path), **env})
         app = Sanic(f"rest_test_{uuid.uuid4().hex[:12]}", configure_logging=False)
         app.ctx.agent = agent = agent or FakeAgent()
@@ -112,7 +117,8 @@ async def test_a_message_reaches_rasa_and_the_answer_comes_back(rest_server):
     assert (status, body) == (200, [{"recipient_id": "ada-1", "text": "echo: where is my order?"}])
     (message,) = server.agent.received
     assert (message.sender_id, message.text, message.input_channel, message.metadata) == (
-        "rest-ada-1", "where is my order?", "rest", {"page": "/orders"})
+        "rest-app-ada-1", "where is my order?", "rest", {"page": "/orders",
+                                                         "rapport_client": "app"})
 
 
 @pytest.mark.parametrize("sender", ["tg-5301", "5301", "wc-0123456789abcdef01234567"])
@@ -124,7 +130,45 @@ async def test_a_rest_client_cannot_reach_another_channels_conversation(rest_ser
     status, body = await server.post({"sender": sender, "message": "/affirm"})
     assert status == 200 and body[0]["recipient_id"] == sender
     (message,) = server.agent.received
-    assert (message.sender_id, message.text) == (f"rest-{sender}", "affirm")
+    assert (message.sender_id, message.text) == (f"rest-app-{sender}", "affirm")
+
+
+@pytest.mark.parametrize("authorization", [
+    None, "", "Bearer", "Bearer ", f"Basic {APP_TOKEN}", f"Bearer {APP_TOKEN}x",
+    f"Bearer {APP_TOKEN[:-1]}", "Bearer app", f"Bearer app={APP_TOKEN}",
+])
+async def test_a_client_without_a_valid_token_is_refused(rest_server, authorization):
+    server = await rest_server()
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    async with server.http.post(f"{server.url}/webhook", json={"sender": "ada", "message": "hi"},
+                                headers=headers) as answer:
+        assert answer.status == 401
+        assert answer.headers["WWW-Authenticate"] == "Bearer"
+        assert await answer.json() == {"error": "a valid bearer token is required"}
+    assert server.agent.received == []
+
+
+async def test_without_configured_integrations_every_client_is_refused(rest_server):
+    server = await rest_server(RAPPORT_REST_TOKENS="")
+    assert (await server.post({"sender": "ada", "message": "hi"}))[0] == 401
+    assert server.agent.received == []
+
+
+async def test_an_integration_reaches_only_its_own_conversations(rest_server):
+    server = await rest_server()
+    await server.post({"sender": "ada", "message": "buttons"}, token=SHOP_TOKEN)
+    status, body = await server.post({"sender": "ada", "message": "/affirm"})  # as "app"
+    assert status == 200 and body[0]["recipient_id"] == "ada"
+    assert [(m.sender_id, m.text, m.metadata["rapport_client"])
+            for m in server.agent.received] == [("rest-shop-ada", "buttons", "shop"),
+                                                ("rest-app-ada", "affirm", "app")]
+
+
+async def test_a_client_cannot_claim_to_be_another_client(rest_server):
+    server = await rest_server()
+    status, body = await server.post({"sender": "ada", "message": "hi",
+                                      "metadata": {"rapport_client": "shop"}})
+    assert status == 400 and "rapport_client" in body["error"]
 
 
 async def test_the_client_cannot_choose_its_input_channel(rest_server):
@@ -208,14 +252,14 @@ async def test_a_button_the_bot_just_offered_is_a_command(rest_server):
     await server.post({"sender": "eve", "message": "/affirm"})  # offered to ada, not to eve
     await server.post({"sender": "ada", "message": "/affirm"})
     assert [(m.sender_id, m.text) for m in server.agent.received] == [
-        ("rest-ada", "buttons"), ("rest-ada", '/inform{"issue_type": "late"}'),
-        ("rest-ada", "affirm"), ("rest-ada", "buttons"), ("rest-eve", "affirm"),
-        ("rest-ada", "/affirm")]
+        ("rest-app-ada", "buttons"), ("rest-app-ada", '/inform{"issue_type": "late"}'),
+        ("rest-app-ada", "affirm"), ("rest-app-ada", "buttons"), ("rest-app-eve", "affirm"),
+        ("rest-app-ada", "/affirm")]
 
 
 async def test_internal_intents_never_come_from_a_customer_even_as_a_button(rest_server):
     server = await rest_server()
-    await server.agent.memory.offer("rest-ada", "/EXTERNAL_handoff_callback", "/restart")
+    await server.agent.memory.offer("rest-app-ada", "/EXTERNAL_handoff_callback", "/restart")
     await server.post({"sender": "ada", "message": "/EXTERNAL_handoff_callback"})
     await server.post({"sender": "ada", "message": "/restart"})
     assert [m.text for m in server.agent.received] == ["EXTERNAL_handoff_callback", "restart"]
@@ -258,7 +302,7 @@ async def test_allowed_metadata_reaches_rasa(rest_server):
                 "app_version": 3, "reference": None}
     status, _ = await server.post({"sender": "ada", "message": "hi", "metadata": metadata})
     assert status == 200
-    assert server.agent.received[0].metadata == metadata
+    assert server.agent.received[0].metadata == {**metadata, "rapport_client": "app"}
 
 
 async def test_a_failure_in_rasa_is_a_json_503_and_logged(rest_server, caplog):
@@ -268,7 +312,7 @@ async def test_a_failure_in_rasa_is_a_json_503_and_logged(rest_server, caplog):
     assert (status, body) == (503, {"error": "the assistant could not process this message; "
                                               "try again"})
     (record,) = [r for r in caplog.records if r.name == "channels.rest"]
-    assert record.getMessage() == "REST message from rest-ada failed"
+    assert record.getMessage() == "REST message from rest-app-ada failed"
     assert "the model fell over" in str(record.exc_info[1])
 
 
@@ -283,3 +327,26 @@ def test_without_settings_the_channel_reads_the_environment(monkeypatch):
     channel = HardenedRestInput()
     assert channel.settings.max_message_chars == 77
     assert channel.settings is channel.settings  # read once
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ("app", "each entry is name=token"),
+    ("App=" + APP_TOKEN, "each entry is name=token"),
+    ("app=short", "the token of app must have at least 24 characters"),
+    (f"app={APP_TOKEN},app={SHOP_TOKEN}", "an integration is named twice"),
+])
+def test_integration_tokens_are_checked_at_start(raw, reason):
+    from bot.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=reason):
+        Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_REST_TOKENS": raw})
+
+
+def test_integration_tokens_reach_the_services_and_are_secrets():
+    from bot.log_redaction import secrets_of
+
+    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_REST_TOKENS": TOKENS})
+    assert settings.rest_tokens == (("app", APP_TOKEN), ("shop", SHOP_TOKEN))
+    assert Settings.from_env(settings.child_env()).rest_tokens == settings.rest_tokens
+    assert APP_TOKEN not in repr(settings)
+    assert {APP_TOKEN, SHOP_TOKEN} <= set(secrets_of(settings))

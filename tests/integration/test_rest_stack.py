@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env, texts
+from tests.support.stack import (
+    PROJECT, REST_AUTH, Stack, http, rasa_api_headers, rest_conversation, stack_env, texts,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +51,7 @@ def test_a_conversation_continues_after_a_restart(stack: Stack):
     # Still verified (the tracker store kept the slots): no second request for the e-mail.
     answer = " ".join(texts(stack.say("restart-1", "and where is RP-100002?")))
     assert "RP-100002" in answer and "late" in answer
-    status, tracker = http("GET", f"{stack.rasa_url}/conversations/rest-restart-1/tracker",
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{rest_conversation('restart-1')}/tracker",
                            headers=rasa_api_headers())
     assert status == 200
     users = [e for e in tracker["events"] if e["event"] == "user"]
@@ -79,6 +81,14 @@ def test_rasa_api_needs_a_jwt(stack: Stack):
     assert http("GET", f"{stack.rasa_url}/status", headers=rasa_api_headers())[0] == 200
 
 
+def test_a_rest_client_without_its_token_is_refused(stack: Stack):
+    body = {"sender": "no-token", "message": "hi"}
+    url = f"{stack.rasa_url}/webhooks/rest/webhook"
+    assert http("POST", url, body)[0] == 401
+    wrong = {"Authorization": "Bearer not-the-token-of-any-integration"}
+    assert http("POST", url, body, headers=wrong)[0] == 401
+
+
 @pytest.mark.parametrize("name, body, expected", [
     ("empty message", json.dumps({"sender": "bad-1", "message": ""}).encode(), {400}),
     ("100 KB message", json.dumps({"sender": "bad-1", "message": "a" * 100_000}).encode(), {413}),
@@ -89,7 +99,8 @@ def test_rasa_api_needs_a_jwt(stack: Stack):
     ("emoji only", json.dumps({"sender": "bad-1", "message": "😀🙈🎉"}).encode(), {200}),
 ])
 def test_hostile_input_gets_a_reply_or_a_4xx_never_a_500(stack: Stack, name, body, expected):
-    status, reply = http("POST", f"{stack.rasa_url}/webhooks/rest/webhook", raw=body)
+    status, reply = http("POST", f"{stack.rasa_url}/webhooks/rest/webhook", raw=body,
+                         headers=REST_AUTH)
     assert status in expected, (name, status, reply)
     if status == 200:
         assert reply and reply[0]["text"], name  # a sensible answer, e.g. asking to rephrase

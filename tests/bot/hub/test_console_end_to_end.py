@@ -33,7 +33,9 @@ from tests.channels.telegram.conftest import (  # noqa: F401 (fake_api: a fixtur
 )
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.channels.telegram.updates import callback_update, text_update
-from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env
+from tests.support.stack import (
+    PROJECT, Stack, http, rasa_api_headers, rest_conversation, stack_env,
+)
 from tests.support.browser import chromium, require_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -350,7 +352,7 @@ async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resum
         deadline = time.monotonic() + MAX_WAIT_S + 30
         while time.monotonic() < deadline:
             grace = [h for h in await store.recent(100)
-                     if h.conversation_id == f"rest-{sender}"]
+                     if h.conversation_id == rest_conversation(sender)]
             if grace and grace[0].case_id and grace[0].handback is None:
                 break
             await asyncio.sleep(0.5)
@@ -361,7 +363,7 @@ async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resum
         await db.close()
     assert handoff.state == "callback" and handoff.case_id
     assert any(handoff.case_id in note for note in notes)
-    state = tracker(stack, f"rest-{sender}")
+    state = tracker(stack, rest_conversation(sender))
     events = state["events"]
     assert state.get("paused") is False
     told = [e for e in events if e["event"] == "bot"][-1]

@@ -19,7 +19,9 @@ import yaml
 from tests.channels.telegram.conftest import SECRET, settle_database
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.channels.telegram.updates import callback_update, text_update
-from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env
+from tests.support.stack import (
+    PROJECT, Stack, http, rasa_api_headers, rest_conversation, stack_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +67,7 @@ class Conversation:
         return [call.params.get("text", "") for call in turn]
 
     def assert_same_answers_as_rest(self) -> None:
-        rest = bot_turns(self.stack, f"rest-{self.rest_sender}")  # conversation ids are
+        rest = bot_turns(self.stack, rest_conversation(self.rest_sender))  # conversation ids are
         telegram = bot_turns(self.stack, f"tg-{self.chat_id}")  # namespaced per channel
         assert len(rest) == len(telegram) == len(self.telegram_turns)
         for rest_turn, telegram_turn, delivered in zip(rest, telegram, self.telegram_turns):
