@@ -37,12 +37,18 @@ def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "rest"
 
 
+# Channels whose `rapport_client` names an authenticated integration that speaks for many
+# customers: the customer within it (its conversation) is the client, or one bad user of a
+# brand's app would lock that app's other users out (the global breaker still sees them all).
+INTEGRATION_CHANNELS = {"rest"}
+
+
 def client_of(tracker: Tracker) -> str:
     """Who is asking, as far as the channel can tell: verification failures count against it.
 
-    A channel that knows more than the conversation (the web chat session's creator, the REST
-    integration) says so in the message metadata as `rapport_client`; a Telegram user is their
-    user id. Always prefixed with the channel, so no channel can pose as another's client.
+    A channel that knows more than the conversation says so in the message metadata as
+    `rapport_client` (web chat: the session's creator; REST: the integration); a Telegram user
+    is their user id. Always prefixed with the channel, so no channel can pose as another's.
     """
     metadata = latest_metadata(tracker)
     channel = channel_of(tracker)
@@ -51,6 +57,8 @@ def client_of(tracker: Tracker) -> str:
         client = metadata["telegram_user_id"]
     if not isinstance(client, (str, int)) or isinstance(client, bool) or not str(client):
         client = tracker.sender_id
+    elif channel in INTEGRATION_CHANNELS:
+        client = f"{client}/{tracker.sender_id}"
     return f"{channel}:{str(client)[:200]}"
 
 

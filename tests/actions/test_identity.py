@@ -183,3 +183,16 @@ async def test_failures_count_against_the_channels_client_not_the_sender_id(use_
     dispatcher, events = await run_form(contact_turn("ada@example.com", "w5",
                                                      rapport_client="creator-2"))
     assert responses(dispatcher) == ["utter_verified"]
+
+
+@pytest.mark.parametrize("channel, sender, metadata, expected", [
+    ("telegram", "tg-42", {"telegram_user_id": 42}, "telegram:42"),
+    ("webchat", "wc-abc", {"rapport_client": "203.0.113.9"}, "webchat:203.0.113.9"),
+    ("rest", "rest-shop-u1", {"rapport_client": "shop"}, "rest:shop/rest-shop-u1"),
+    ("rest", "rest-u1", {}, "rest:rest-u1"),
+])
+def test_the_client_is_as_specific_as_the_channel_can_tell(channel, sender, metadata, expected):
+    from actions.identity import client_of
+
+    tracker = make_tracker(text="x", channel=channel, sender=sender, metadata=metadata or None)
+    assert client_of(tracker) == expected
