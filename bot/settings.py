@@ -13,7 +13,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_ACTIONS_PORT | 5055 | action server |
 | RAPPORT_ACTIONS_HOST | 127.0.0.1 | interface the action server binds to (keep it on loopback) |
 | RAPPORT_ACTIONS_SECRET | generated per `rapport run` | shared secret Rasa sends the action server (`X-Rapport-Actions-Secret`) |
-| RAPPORT_VERIFICATION_SECRET | generated per `rapport run` | HMAC key for the contact details verification attempts are counted under |
+| RAPPORT_VERIFICATION_SECRET | generated per `rapport run` | HMAC key for the contact details verification attempts are counted under (set it to keep counts across restarts and share them between action servers) |
 | RAPPORT_VERIFY_BREAKER_FAILURES | 40 | failed verifications from everyone that pause e-mail/postcode verification |
 | RAPPORT_VERIFY_BREAKER_MINUTES | 15 | the window those failures are counted in |
 | RAPPORT_HUB_PORT | 8080 | hub (status page, agent console, web chat widget) |
