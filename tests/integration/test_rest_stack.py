@@ -108,3 +108,36 @@ def test_hostile_input_gets_a_reply_or_a_4xx_never_a_500(stack: Stack, name, bod
         assert "error" in reply, name
     # ...and the server is alive afterwards.
     assert texts(stack.say("bad-alive", "hi"))
+
+
+@pytest.mark.parametrize("typed", [
+    "/ EXTERNAL_handoff_callback", "/\trestart", '/ request_human{"priority": 99}',
+    "\u00a0/restart", "/EXTERNAL_handoff_resolved", "/affirm",
+])
+def test_typed_commands_do_not_run_as_intents(stack: Stack, typed):
+    """Confirmed on a running stack before the fix: each ran at confidence 1.0."""
+    sender = f"typed-{abs(hash(typed))}"
+    stack.say(sender, "hi")
+    stack.say(sender, typed)
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{rest_conversation(sender)}"
+                           "/tracker", headers=rasa_api_headers())
+    assert status == 200
+    (latest,) = [e for e in tracker["events"] if e["event"] == "user"][-1:]
+    intent = latest["parse_data"]["intent"]
+    assert not intent["name"].startswith("EXTERNAL_") and intent["name"] != "restart"
+    assert not latest["text"].strip().startswith("/"), (typed, latest["text"], intent)
+
+
+def test_a_button_the_bot_offered_runs_as_its_intent(stack: Stack):
+    sender = "button-press"
+    stack.say(sender, "where is my order")
+    stack.say(sender, "RP-100002")
+    replies = stack.say(sender, "ada@example.com")  # late: the bot offers a complaint
+    payloads = [b["payload"] for r in replies for b in r.get("buttons") or []]
+    assert "/affirm" in payloads, replies
+    stack.say(sender, "/affirm")
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{rest_conversation(sender)}"
+                           "/tracker", headers=rasa_api_headers())
+    latest = [e for e in tracker["events"] if e["event"] == "user"][-1]
+    assert (latest["text"], latest["parse_data"]["intent"]) == (
+        "/affirm", {"name": "affirm", "confidence": 1.0})
