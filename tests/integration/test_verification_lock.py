@@ -14,7 +14,9 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from tests.support import PROJECT
-from tests.support.stack import Stack, http, rasa_api_headers, stack_env, texts
+from tests.support.stack import (
+    Stack, http, rasa_api_headers, rest_conversation, stack_env, texts,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +76,7 @@ def test_three_failures_lock_and_a_person_is_offered(stack: Stack, response_name
     # The lock message offers a person; "yes" takes it (nobody is online in the test hub).
     assert said(stack, response_names, who, "yes") == ["utter_handoff_no_agent_chat"]
 
-    status, tracker = http("GET", f"{stack.rasa_url}/conversations/rest-{who}/tracker",
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{rest_conversation(who)}/tracker",
                            headers=rasa_api_headers())
     assert status == 200
     assert tracker["slots"]["verification_locked"] is True
