@@ -7,6 +7,7 @@ verifies the customer; the order-status and complaint forms both build on it.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
@@ -18,7 +19,9 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from bot.crm.interface import CrmUnavailable
-from bot.conversation.identity import parse_contact, parse_order_number, verify_customer
+from bot.conversation.identity import (
+    VerificationLimits, calling_code, parse_contact, parse_order_number, verify_customer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,44 @@ CONTACT_PROVIDED = "provided"
 
 def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "rest"
+
+
+# Channels whose `rapport_client` names an authenticated integration that speaks for many
+# customers: the customer within it (its conversation) is the client, or one bad user of a
+# brand's app would lock that app's other users out (the global breaker still sees them all).
+INTEGRATION_CHANNELS = {"rest"}
+
+
+def client_of(tracker: Tracker) -> str:
+    """Who is asking, as far as the channel can tell: verification failures count against it.
+
+    A channel that knows more than the conversation says so in the message metadata as
+    `rapport_client` (web chat: the session's creator; REST: the integration); a Telegram user
+    is their user id. Always prefixed with the channel, so no channel can pose as another's.
+    """
+    metadata = latest_metadata(tracker)
+    channel = channel_of(tracker)
+    client = metadata.get("rapport_client")
+    if channel == "telegram" and metadata.get("telegram_user_id") is not None:
+        client = metadata["telegram_user_id"]
+    if not isinstance(client, (str, int)) or isinstance(client, bool) or not str(client):
+        client = tracker.sender_id
+    elif channel in INTEGRATION_CHANNELS:
+        client = f"{client}/{tracker.sender_id}"
+    return f"{channel}:{str(client)[:200]}"
+
+
+def verification_options() -> Dict[str, Any]:
+    """The limits, hashing secret and default calling code `verify_customer` works with."""
+    settings = services.settings()
+    secret = settings.verification_secret
+    return {
+        "limits": VerificationLimits(
+            breaker_failures=settings.verify_breaker_failures,
+            breaker_window=timedelta(minutes=settings.verify_breaker_minutes)),
+        "secret": secret.encode() if secret else None,
+        "default_calling_code": calling_code(str(services.brand().profile.get("support_phone"))),
+    }
 
 
 def latest_metadata(tracker: Tracker) -> Dict[str, Any]:
@@ -149,7 +190,8 @@ class VerifiedOrderForm(FormValidationAction, ABC):
             return {"order_contact": None}
         try:
             result = await verify_customer(services.crm(), tracker.sender_id, order_number,
-                                           contact, attested_phone=attested)
+                                           contact, attested_phone=attested,
+                                           client=client_of(tracker), **verification_options())
         except CrmUnavailable:
             logger.warning("CRM unavailable verifying conversation %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_crm_unavailable")
@@ -159,7 +201,7 @@ class VerifiedOrderForm(FormValidationAction, ABC):
             slots = verified_slots(result.customer_id, result.customer_name)
             dispatcher.utter_message(response="utter_verified", customer_name=result.customer_name)
             return {**slots, "order_contact": CONTACT_PROVIDED}
-        if result.status == "locked":
+        if result.status in ("locked", "paused"):
             dispatcher.utter_message(response="utter_verify_locked")
             # The form ends here; action_check_order_status / submit offer a person.
             return {"order_contact": None, "order_number": None, "verification_locked": True}

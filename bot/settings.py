@@ -11,6 +11,11 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_HOST | 127.0.0.1 | interface every service binds to |
 | RAPPORT_RASA_PORT | 5005 | Rasa server |
 | RAPPORT_ACTIONS_PORT | 5055 | action server |
+| RAPPORT_ACTIONS_HOST | 127.0.0.1 | interface the action server binds to (keep it on loopback) |
+| RAPPORT_ACTIONS_SECRET | generated per `rapport run` | shared secret Rasa sends the action server (`X-Rapport-Actions-Secret`) |
+| RAPPORT_VERIFICATION_SECRET | generated per `rapport run` | HMAC key for the contact details verification attempts are counted under (set it to keep counts across restarts and share them between action servers) |
+| RAPPORT_VERIFY_BREAKER_FAILURES | 40 | failed verifications from everyone that pause e-mail/postcode verification |
+| RAPPORT_VERIFY_BREAKER_MINUTES | 15 | the window those failures are counted in |
 | RAPPORT_HUB_PORT | 8080 | hub (status page, agent console, web chat widget) |
 | RAPPORT_RASA_JWT_SECRET | generated per `rapport run` | enables Rasa's HTTP API, JWT-authenticated |
 | RAPPORT_CRM_BACKEND | sql | `sql` (the CRM database below) or `http` (a brand's CRM API) |
@@ -25,6 +30,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_ENDPOINTS | endpoints.yml | Rasa endpoints file (endpoints.scale.yml to scale out) |
 | RAPPORT_TRAIN_EPOCHS_SCALE | 1.0 | multiplies epochs in config.yml (tests train faster) |
 | RAPPORT_MAX_MESSAGE_CHARS | 4000 | longer customer messages are refused with a clear answer |
+| RAPPORT_REST_TOKENS | (none: REST refuses every client) | REST integrations and their bearer tokens (secrets), `name=token,other=token2`; tokens of 24+ characters |
 | RAPPORT_LOG_LEVEL | INFO | log level of the services |
 | RAPPORT_TELEGRAM_TOKEN | (none) | the bot's token from BotFather (a secret); Telegram is off without it |
 | RAPPORT_TELEGRAM_WEBHOOK_SECRET | (none) | secret Telegram sends in X-Telegram-Bot-Api-Secret-Token |
@@ -33,6 +39,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_TELEGRAM_DB_URL | sqlite:///$VAR/telegram.db | durable store of received updates |
 | RAPPORT_WEBCHAT_ORIGINS | the hub's URL | comma-separated origins allowed to embed the web chat |
 | RAPPORT_PUBLIC_URL | the hub's URL | where customers' browsers reach Rapport (widget, demo) |
+| RAPPORT_TRUSTED_PROXIES | (none) | reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed |
 | RAPPORT_HUB_SECRET | generated per hub start | signs the console's login form (set it when running several hubs) |
 | RAPPORT_HANDOFF_MAX_WAIT | 300 | seconds a customer waits for an agent before a callback is arranged |
 | RAPPORT_HANDOFF_PRESENCE | 45 | an agent is online if their console was connected within this many seconds |
@@ -72,6 +79,38 @@ class SettingsError(RapportError, ValueError):
     """A setting has a value Rapport cannot use."""
 
 
+def _proxies(raw: str) -> tuple[str, ...]:
+    from bot.client_address import parse_networks
+
+    values = tuple(value.strip() for value in raw.split(",") if value.strip())
+    try:
+        parse_networks(values)
+    except ValueError as error:
+        raise SettingsError(f"RAPPORT_TRUSTED_PROXIES: {error}") from error
+    return values
+
+
+def _rest_tokens(raw: str) -> tuple[tuple[str, str], ...]:
+    """"shop=token1,app=token2" → (("shop", "token1"), ("app", "token2")), checked."""
+    import re
+
+    pairs = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, token = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z0-9_]{1,32}", name.strip()):
+            raise SettingsError("RAPPORT_REST_TOKENS: each entry is name=token, the name "
+                                "1-32 lower-case letters, digits or _")
+        if len(token.strip()) < 24:
+            raise SettingsError(f"RAPPORT_REST_TOKENS: the token of {name.strip()} must "
+                                "have at least 24 characters")
+        pairs.append((name.strip(), token.strip()))
+    if len({name for name, _ in pairs}) != len(pairs):
+        raise SettingsError("RAPPORT_REST_TOKENS: an integration is named twice")
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with `Settings.from_env()` and pass it down."""
@@ -82,6 +121,11 @@ class Settings:
     rasa_port: int = 5005
     actions_port: int = 5055
     hub_port: int = 8080
+    actions_host: str = "127.0.0.1"
+    actions_secret: Optional[str] = field(default=None, repr=False)
+    verification_secret: Optional[str] = field(default=None, repr=False)
+    verify_breaker_failures: int = 40
+    verify_breaker_minutes: int = 15
     rasa_jwt_secret: Optional[str] = field(default=None, repr=False)
     crm_backend: str = "sql"
     crm_url: str = ""
@@ -95,6 +139,7 @@ class Settings:
     endpoints_file: str = "endpoints.yml"
     train_epochs_scale: float = 1.0
     max_message_chars: int = 4000
+    rest_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, token)
     log_level: str = "INFO"
     telegram_token: Optional[str] = field(default=None, repr=False)
     telegram_webhook_secret: Optional[str] = field(default=None, repr=False)
@@ -104,6 +149,7 @@ class Settings:
     webchat_origins: tuple[str, ...] = ()
     public_url: str = ""
     hub_secret: Optional[str] = field(default=None, repr=False)
+    trusted_proxies: tuple[str, ...] = ()
     handoff_max_wait: int = 300
     handoff_presence: int = 45
 
@@ -120,6 +166,11 @@ class Settings:
             rasa_port=_int(env, "RAPPORT_RASA_PORT", 5005),
             actions_port=_int(env, "RAPPORT_ACTIONS_PORT", 5055),
             hub_port=_int(env, "RAPPORT_HUB_PORT", 8080),
+            actions_host=env.get("RAPPORT_ACTIONS_HOST") or "127.0.0.1",
+            actions_secret=env.get("RAPPORT_ACTIONS_SECRET") or None,
+            verification_secret=env.get("RAPPORT_VERIFICATION_SECRET") or None,
+            verify_breaker_failures=_int(env, "RAPPORT_VERIFY_BREAKER_FAILURES", 40),
+            verify_breaker_minutes=_int(env, "RAPPORT_VERIFY_BREAKER_MINUTES", 15),
             rasa_jwt_secret=env.get("RAPPORT_RASA_JWT_SECRET") or None,
             crm_backend=(env.get("RAPPORT_CRM_BACKEND") or "sql").lower(),
             crm_url=env.get("RAPPORT_CRM_URL") or f"sqlite:///{var_dir / 'crm.db'}",
@@ -133,6 +184,7 @@ class Settings:
             endpoints_file=env.get("RAPPORT_ENDPOINTS") or "endpoints.yml",
             train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
             max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 4000),
+            rest_tokens=_rest_tokens(env.get("RAPPORT_REST_TOKENS") or ""),
             log_level=(env.get("RAPPORT_LOG_LEVEL") or "INFO").upper(),
             telegram_token=env.get("RAPPORT_TELEGRAM_TOKEN") or None,
             telegram_webhook_secret=env.get("RAPPORT_TELEGRAM_WEBHOOK_SECRET") or None,
@@ -143,6 +195,7 @@ class Settings:
                                   (env.get("RAPPORT_WEBCHAT_ORIGINS") or "").split(",") if o.strip()),
             public_url=(env.get("RAPPORT_PUBLIC_URL") or "").rstrip("/"),
             hub_secret=env.get("RAPPORT_HUB_SECRET") or None,
+            trusted_proxies=_proxies(env.get("RAPPORT_TRUSTED_PROXIES") or ""),
             handoff_max_wait=_int(env, "RAPPORT_HANDOFF_MAX_WAIT", 300),
             handoff_presence=_int(env, "RAPPORT_HANDOFF_PRESENCE", 45),
         )
@@ -178,7 +231,7 @@ class Settings:
 
     @property
     def actions_url(self) -> str:
-        return f"http://{self.host}:{self.actions_port}"
+        return f"http://{self.actions_host}:{self.actions_port}"
 
     @property
     def hub_url(self) -> str:
@@ -192,6 +245,9 @@ class Settings:
             "RAPPORT_HOST": self.host,
             "RAPPORT_RASA_PORT": str(self.rasa_port),
             "RAPPORT_ACTIONS_PORT": str(self.actions_port),
+            "RAPPORT_ACTIONS_HOST": self.actions_host,
+            "RAPPORT_VERIFY_BREAKER_FAILURES": str(self.verify_breaker_failures),
+            "RAPPORT_VERIFY_BREAKER_MINUTES": str(self.verify_breaker_minutes),
             "RAPPORT_HUB_PORT": str(self.hub_port),
             "RAPPORT_CRM_BACKEND": self.crm_backend,
             "RAPPORT_CRM_URL": self.crm_url,
@@ -210,12 +266,17 @@ class Settings:
             "RAPPORT_PUBLIC_URL": self.public_url,
             "RAPPORT_HANDOFF_MAX_WAIT": str(self.handoff_max_wait),
             "RAPPORT_HANDOFF_PRESENCE": str(self.handoff_presence),
+            "RAPPORT_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
         }
         optional = {"RAPPORT_RASA_JWT_SECRET": self.rasa_jwt_secret,
                     "RAPPORT_CRM_API_URL": self.crm_api_url,
                     "RAPPORT_CRM_API_TOKEN": self.crm_api_token,
                     "RAPPORT_TELEGRAM_TOKEN": self.telegram_token,
                     "RAPPORT_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
-                    "RAPPORT_HUB_SECRET": self.hub_secret}
+                    "RAPPORT_HUB_SECRET": self.hub_secret,
+                    "RAPPORT_REST_TOKENS": ",".join(f"{name}={token}"
+                                                    for name, token in self.rest_tokens),
+                    "RAPPORT_ACTIONS_SECRET": self.actions_secret,
+                    "RAPPORT_VERIFICATION_SECRET": self.verification_secret}
         env.update({name: value for name, value in optional.items() if value})
         return env

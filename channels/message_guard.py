@@ -1,24 +1,40 @@
 """Checks on every inbound customer message, whatever the channel.
 
-Rasa trusts its channels: any text starting with `/` becomes an intent at confidence 1.0
-(`/EXTERNAL_handoff_resolved` would let a customer end their own handoff), a missing sender
-lands in one shared "default" conversation, and a REST client may claim any input channel.
-Channels call `check_message` first so none of that reaches Rasa.
+Rasa trusts its channels: a missing sender lands in one shared "default" conversation, a REST
+client may claim any input channel, and any text that Rasa reads as a command runs that
+intent at confidence 1.0 (`/EXTERNAL_handoff_callback` would flip a customer's own case,
+`/restart` would abandon a handoff). Channels call these checks first so none of that
+reaches Rasa.
+
+Commands: Rasa 3.6 strips the text (Python's `str.strip`, so also NBSP and other Unicode
+spaces), and if it starts with `/` matches `/<intent>@<confidence>{entities}` where the
+intent may have spaces around it (`YAMLStoryReader.unpack_regex_message`, run by the
+`RegexMessageHandler` in every pipeline). `command_intent` applies that very rule. A command
+passes only when it is, exactly, the payload of a button the bot offered in its last turn of
+this conversation (read from Rasa's tracker: one source for every channel, including
+messages the bot sent outside a request, e.g. the rating after a handoff), and never for
+`EXTERNAL_*` or Rasa's default intents. Anything else becomes plain words (the leading
+slashes dropped) that Rasa's NLU classifies like any other message: customers do type
+"/help", and answering it beats refusing it.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Iterable, Optional
+import re
+from typing import Any, Collection, Iterable, Optional
 
-import yaml
+from rasa.shared.constants import INTENT_MESSAGE_PREFIX
+from rasa.shared.core.constants import DEFAULT_INTENTS
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 MAX_SENDER_CHARS = 128
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]+)")
 _SENDER = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
+_CONVERSATION = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,200}$")  # a sender with its channel prefix
+_RASA_COMMAND = YAMLStoryReader._regex_message_pattern()  # Rasa's own rule, not a copy
+_BUTTON_KEYS = ("buttons", "quick_replies")
 
 
 class MessageRejected(ValueError):
@@ -37,13 +53,21 @@ def check_sender(sender: Any) -> str:
     return sender
 
 
+def check_conversation_id(conversation_id: Any) -> str:
+    """A Rasa conversation id as the channels make them (a sender id with a channel prefix)."""
+    if not isinstance(conversation_id, str) or not _CONVERSATION.match(conversation_id):
+        raise MessageRejected("not a conversation id")
+    return conversation_id
+
+
 def _strip_control(text: str) -> str:
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C"
                    or unicodedata.category(ch) == "Cf")
 
 
-def check_text(text: Any, max_chars: int, allowed_commands: Iterable[str]) -> str:
-    """The text to hand to Rasa: cleaned, bounded, and only allowed `/intent` commands."""
+def check_text(text: Any, max_chars: int) -> str:
+    """The text cleaned (control characters dropped, stripped) and bounded; commands are
+    decided by `guard_command`."""
     if not isinstance(text, str):
         raise MessageRejected("message must be a string")
     if len(text) > max_chars:
@@ -51,11 +75,70 @@ def check_text(text: Any, max_chars: int, allowed_commands: Iterable[str]) -> st
     text = _strip_control(text).strip()
     if not text:
         raise MessageRejected("message is empty")
-    command = _COMMAND.match(text)
-    if command and command.group(1) not in set(allowed_commands):
-        # Not a button we offered: read it as plain words, not as an intent.
-        text = text[1:].strip() or text
     return text
+
+
+def command_intent(text: str) -> Optional[str]:
+    """The intent Rasa would run if it got `text`, or None when Rasa reads it as words.
+
+    Any intent name counts, known to the domain or not (the model's domain may differ)."""
+    stripped = text.strip()  # UserMessage and unpack_regex_message both strip
+    if not stripped.startswith(INTENT_MESSAGE_PREFIX):
+        return None
+    match = _RASA_COMMAND.match(stripped)
+    return None if match is None else match.group(INTENT_NAME_KEY).strip()
+
+
+def never_from_customers(intent: str) -> bool:
+    """Intents only Rapport itself may trigger (the hub's `EXTERNAL_*`, Rasa's defaults)."""
+    return intent.startswith("EXTERNAL_") or intent in DEFAULT_INTENTS
+
+
+def as_words(text: str) -> str:
+    """`text` as something Rasa cannot read as a command: its leading slashes dropped."""
+    while command_intent(text) is not None:
+        text = text.strip()[len(INTENT_MESSAGE_PREFIX):]
+    return text.strip()
+
+
+def guard_command(text: str, offered: Collection[str]) -> str:
+    """`text` unchanged if it is not a command, or is exactly a button payload the bot
+    offered (and not an internal intent); otherwise the same text as plain words."""
+    intent = command_intent(text)
+    if intent is None:
+        return text
+    if text.strip() in offered and not never_from_customers(intent):
+        return text
+    return as_words(text)
+
+
+def offered_payloads(events: Iterable[Any]) -> frozenset[str]:
+    """Payloads of the buttons in the bot's messages since the customer last spoke."""
+    payloads: set[str] = set()
+    for event in reversed(list(events)):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            for key in _BUTTON_KEYS:
+                for button in (event.data or {}).get(key) or ():
+                    if isinstance(button, dict) and button.get("payload"):
+                        payloads.add(str(button["payload"]).strip())
+    return frozenset(payloads)
+
+
+async def offered_in(tracker_store: Any, conversation_id: str) -> frozenset[str]:
+    """The button payloads the bot offered last in `conversation_id` (Rasa's tracker)."""
+    if tracker_store is None:
+        return frozenset()
+    tracker = await tracker_store.retrieve(conversation_id)
+    return offered_payloads(tracker.events) if tracker is not None else frozenset()
+
+
+async def check_command(text: str, conversation_id: str, tracker_store: Any) -> str:
+    """`guard_command` with the buttons read from the tracker, only when `text` needs it."""
+    if command_intent(text) is None:
+        return text
+    return guard_command(text, await offered_in(tracker_store, conversation_id))
 
 
 def check_metadata(metadata: Any) -> Optional[dict]:
@@ -64,17 +147,3 @@ def check_metadata(metadata: Any) -> Optional[dict]:
     if not isinstance(metadata, dict):
         raise MessageRejected("metadata must be an object")
     return metadata
-
-
-@lru_cache(maxsize=4)
-def button_intents(domain_path: Path) -> frozenset[str]:
-    """Intents that the bot's own buttons send as `/intent` payloads (the only allowed ones)."""
-    domain = yaml.safe_load(domain_path.read_text(encoding="utf-8")) or {}
-    intents: set[str] = set()
-    for variations in (domain.get("responses") or {}).values():
-        for variation in variations or []:
-            for button in (variation or {}).get("buttons") or []:
-                match = _COMMAND.match(str(button.get("payload", "")))
-                if match and not match.group(1).startswith("EXTERNAL_"):
-                    intents.add(match.group(1))
-    return frozenset(intents)

@@ -1,14 +1,26 @@
 """The REST channel, hardened: Rasa's own, with input checked before Rasa sees it.
 
-Same URL and JSON as Rasa's `rest` channel (POST /webhooks/rest/webhook with `sender` and
-`message`), but a malformed body gets a JSON 4xx instead of a 500 or an HTML page, a missing
-sender is refused (Rasa would put it in one shared "default" conversation), the client cannot
-choose the input channel, and only the bot's own button commands are read as `/intents`.
+Same URL and JSON as Rasa's `rest` channel (POST /webhooks/rest/webhook with `sender`,
+`message` and optional `metadata`), but:
+- each integration (the brand's app, `rapport chat`) authenticates with its own bearer token
+  (`Authorization: Bearer …`, RAPPORT_REST_TOKENS as `name=token,…`), checked before the body
+  is read; no token, no conversation (401);
+- the body is read only up to 64 KB (413 past that), and a malformed one gets a JSON 4xx
+  instead of a 500 or an HTML page;
+- a missing sender is refused (Rasa would put it in one shared "default" conversation), the
+  client cannot choose the input channel, and its `sender` names the conversation
+  `rest-<integration>-<sender>`: an integration reaches its own conversations only (Telegram's
+  are `tg-<chat id>`, web chat's `wc-<hash>`); answers still carry the client's `recipient_id`;
+- `metadata` may hold only the keys in `METADATA_KEYS`, each a short scalar: it is stored on
+  every event and sent to the action server on every turn, and actions trust some keys
+  (`telegram_contact_phone` verifies a customer) that only a channel may set;
+- a message Rasa would read as a command (`/intent{...}`) runs only if it is a button the bot
+  just offered in this conversation (`channels.message_guard`); otherwise it is plain words.
 """
 
 from __future__ import annotations
 
-import json
+import hmac
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -18,12 +30,17 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.message_guard import (
-    MessageRejected, button_intents, check_metadata, check_sender, check_text,
-)
 from bot.settings import Settings
+from channels.http_body import BodyTooLarge, parse_json_object, read_body
+from channels.message_guard import MessageRejected, check_command, check_sender, check_text
 
 logger = logging.getLogger(__name__)
+
+CONVERSATION_PREFIX = "rest-"
+CLIENT_KEY = "rapport_client"  # metadata the channel sets: the integration's name
+MAX_BODY_BYTES = 64 * 1024
+METADATA_KEYS = ("page", "locale", "timezone", "app_version", "reference")
+MAX_METADATA_VALUE_CHARS = 200
 
 
 def _error(reason: str, status: int) -> HTTPResponse:
@@ -31,16 +48,34 @@ def _error(reason: str, status: int) -> HTTPResponse:
 
 
 def parse_json_body(request: Request) -> Dict[str, Any]:
-    """The body as a JSON object, or MessageRejected (bad UTF-8, bad JSON, not an object)."""
-    try:
-        body = json.loads(request.body.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise MessageRejected("body is not valid UTF-8") from error
-    except json.JSONDecodeError as error:
-        raise MessageRejected(f"body is not valid JSON ({error.msg})") from error
-    if not isinstance(body, dict):
-        raise MessageRejected("body must be a JSON object")
-    return body
+    """A (non-streamed) request's body as a JSON object, or MessageRejected."""
+    return parse_json_object(request.body or b"")
+
+
+def check_metadata(metadata: Any) -> Optional[dict]:
+    """The client's metadata if every key is allowed and every value a short scalar."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise MessageRejected("metadata must be an object")
+    unknown = sorted(str(key)[:40] for key in metadata if key not in METADATA_KEYS)
+    if unknown:
+        raise MessageRejected(f"metadata keys not accepted: {', '.join(unknown[:5])} "
+                              f"(allowed: {', '.join(METADATA_KEYS)})")
+    for key, value in metadata.items():
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise MessageRejected(f"metadata {key} must be a string, number or boolean")
+        if isinstance(value, str) and len(value) > MAX_METADATA_VALUE_CHARS:
+            raise MessageRejected(f"metadata {key} is too long "
+                                  f"(at most {MAX_METADATA_VALUE_CHARS} characters)", 413)
+    return metadata or None
+
+
+def conversation_id_for(integration: str, sender: str) -> str:
+    """Rasa's conversation id for an integration's `sender`: namespaced, so a client reaches
+    only its own integration's conversations (never a Telegram `tg-…` or web chat `wc-…`
+    one, nor another integration's)."""
+    return f"{CONVERSATION_PREFIX}{integration}-{sender}"
 
 
 class HardenedRestInput(RestInput):
@@ -59,10 +94,21 @@ class HardenedRestInput(RestInput):
             self._settings = Settings.from_env()
         return self._settings
 
+    def integration_of(self, authorization: str) -> Optional[str]:
+        """The integration whose bearer token this is, or None (compared in constant time)."""
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            return None
+        given = presented.strip().encode("utf-8")
+        found = None
+        for name, token in self.settings.rest_tokens:  # every one compared: no timing hint
+            if hmac.compare_digest(given, token.encode("utf-8")):
+                found = name
+        return found
+
     def check(self, body: Dict[str, Any]) -> tuple[str, str, Optional[dict]]:
         sender = check_sender(body.get("sender"))
-        allowed = button_intents(self.settings.home / "domain.yml")
-        text = check_text(body.get("message"), self.settings.max_message_chars, allowed)
+        text = check_text(body.get("message"), self.settings.max_message_chars)
         return sender, text, check_metadata(body.get("metadata"))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -72,19 +118,35 @@ class HardenedRestInput(RestInput):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @webhook.route("/webhook", methods=["POST"])
+        @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
+            integration = self.integration_of(request.headers.get("authorization", ""))
+            if integration is None:  # before a byte of the body is read
+                return response.json({"error": "a valid bearer token is required"}, status=401,
+                                     headers={"WWW-Authenticate": "Bearer"})
             try:
-                sender, text, metadata = self.check(parse_json_body(request))
+                body = parse_json_object(await read_body(request, MAX_BODY_BYTES))
+                sender, text, metadata = self.check(body)
+            except BodyTooLarge:
+                return _error(f"the request is too large (at most {MAX_BODY_BYTES // 1024} KB)",
+                              413)
             except MessageRejected as rejected:
                 return _error(str(rejected), rejected.status)
+            conversation_id = conversation_id_for(integration, sender)
+            # Server-side, after the allow-list: who is asking (verification counts failures
+            # per client), which no client can claim.
+            metadata = {**(metadata or {}), CLIENT_KEY: integration}
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(UserMessage(text, collector, sender,
+                agent = getattr(request.app.ctx, "agent", None)
+                text = await check_command(text, conversation_id,
+                                           getattr(agent, "tracker_store", None))
+                await on_new_message(UserMessage(text, collector, conversation_id,
                                                  input_channel=self.name(), metadata=metadata))
             except Exception:  # noqa: BLE001 (the boundary: log and say so, never a bare 500)
-                logger.exception("REST message from %s failed", sender)
+                logger.exception("REST message from %s failed", conversation_id)
                 return _error("the assistant could not process this message; try again", 503)
-            return response.json(collector.messages)
+            return response.json([{**message, "recipient_id": sender}
+                                  for message in collector.messages])
 
         return webhook

@@ -1,19 +1,32 @@
 """Verifying that a chat user is the customer on an order, before any CRM data is shown.
 
-Verification is order number plus the e-mail address or delivery postcode on that order.
-The answer never reveals which part was wrong or whether the order exists, and after
-`MAX_FAILED_ATTEMPTS` failures in an hour (per conversation and per order) it stops trying.
+Verification is order number plus the e-mail address or delivery postcode on that order (or,
+on Telegram, the customer's own phone number, which Telegram vouches for). The answer never
+reveals which part was wrong or whether the order exists.
+
+Guessing is limited (`VerificationLimits`) on keys an attacker cannot reset by opening a new
+conversation: per conversation, per (order, client), per (contact, client), per client, and a
+breaker over everyone's failures. The order or contact alone is never locked for everyone, so
+a stranger's guesses cannot lock the real customer out of their own channel. Each attempt is
+reserved in the CRM (pending counts as failed) before anything is compared, so parallel
+guesses cannot all see the same number of tries left.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Optional
 
-from bot.crm.interface import Crm, CrmUnavailable, OrderNotFound
+from bot.crm.interface import AttemptCounts, AttemptKeys, Crm, CrmUnavailable, OrderNotFound
+
+log = logging.getLogger(__name__)
 
 MAX_FAILED_ATTEMPTS = 3
 ATTEMPT_WINDOW = timedelta(hours=1)
@@ -58,10 +71,50 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def phone_digits(phone: Optional[str]) -> str:
-    """The last nine digits: the same number written +31 6…, 0031 6… or 06… compares equal."""
-    digits = "".join(ch for ch in phone or "" if ch.isdigit())
-    return digits[-9:] if len(digits) >= 8 else ""
+# ITU country calling codes are prefix-free: 1 and 7 are one digit, these two, the rest three.
+_TWO_DIGIT_CALLING_CODES = frozenset({
+    20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55,
+    56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
+})
+_PHONE_TEXT = re.compile(r"\+?[0-9][0-9 ()\-./]{3,38}")
+
+
+def calling_code(e164: Optional[str]) -> Optional[str]:
+    """The country calling code of an E.164 number ("+31 20 555 0142" → "31"), or None."""
+    number = normalise_phone(e164)
+    if number is None:
+        return None
+    digits = number[1:]
+    if digits[0] in "17":
+        return digits[0]
+    return digits[:2] if int(digits[:2]) in _TWO_DIGIT_CALLING_CODES else digits[:3]
+
+
+def normalise_phone(raw: Optional[str], default_calling_code: Optional[str] = None) -> Optional[str]:
+    """The number in E.164 ("+31612345678"), or None when it cannot be one for sure.
+
+    "+31 6 1234 5678", "0031 6-1234-5678" and "+31 (0)6 12345678" are international; a
+    national "06 1234 5678" needs the brand's default calling code; anything else (letters,
+    no prefix, too short or long) is None rather than a guess.
+    """
+    if not isinstance(raw, str) or not _PHONE_TEXT.fullmatch(raw.strip()):
+        return None
+    text = raw.strip()
+    international = text.startswith(("+", "00"))
+    if international:
+        text = text.replace("(0)", "", 1)
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.startswith("+"):
+        pass
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    elif digits.startswith("0") and default_calling_code and default_calling_code.isdigit():
+        digits = default_calling_code + digits[1:]
+    else:
+        return None
+    if not 8 <= len(digits) <= 15 or digits[0] == "0":
+        return None
+    return "+" + digits
 
 
 def contact_matches(order_email: str, order_postcode: str, contact: str) -> bool:
@@ -73,55 +126,122 @@ def contact_matches(order_email: str, order_postcode: str, contact: str) -> bool
 
 
 @dataclass(frozen=True)
+class VerificationLimits:
+    """How many failures each key may have in its window before verification stops.
+
+    `per_conversation`, `per_order_client` and `per_contact_client` lock one client out of
+    one conversation, order or contact; `per_client` stops one client guessing across many
+    orders; `breaker_failures` across everyone in `breaker_window` pauses guessable
+    verification (e-mail, postcode) for everybody until the failures age out. A phone number
+    the messaging app vouches for is not guessable, so it still works while the breaker is open.
+    """
+
+    per_conversation: int = MAX_FAILED_ATTEMPTS
+    per_order_client: int = MAX_FAILED_ATTEMPTS
+    per_contact_client: int = MAX_FAILED_ATTEMPTS
+    per_client: int = 10
+    window: timedelta = ATTEMPT_WINDOW
+    breaker_failures: int = 40
+    breaker_window: timedelta = timedelta(minutes=15)
+
+    def attempts_left(self, counts: AttemptCounts) -> int:
+        """Failures still allowed to this client before it is locked (0: locked)."""
+        return max(0, min(self.per_conversation - counts.conversation,
+                          self.per_order_client - counts.order_client,
+                          self.per_contact_client - counts.contact_client,
+                          self.per_client - counts.client))
+
+    def breaker_open(self, counts: AttemptCounts) -> bool:
+        return counts.everyone >= self.breaker_failures
+
+
+@dataclass(frozen=True)
 class VerificationResult:
-    status: str  # verified | mismatch | locked
+    status: str  # verified | mismatch | locked | paused (the breaker is open)
     customer_id: Optional[str] = None
     customer_name: Optional[str] = None
     attempts_left: int = 0
 
 
-async def attempts_left(crm: Crm, conversation_id: str, order_number: Optional[str],
-                        now: datetime) -> int:
-    """Failed attempts still allowed in the window (0 means locked)."""
-    since = now - ATTEMPT_WINDOW
-    by_conversation = await crm.count_failed_verifications(conversation_id=conversation_id, since=since)
-    by_order = 0
-    if order_number:
-        by_order = await crm.count_failed_verifications(order_number=order_number, since=since)
-    return max(0, MAX_FAILED_ATTEMPTS - max(by_conversation, by_order))
+@lru_cache(maxsize=1)
+def _process_secret() -> bytes:
+    log.warning("RAPPORT_VERIFICATION_SECRET is not set: contact hashes are per process")
+    return secrets.token_bytes(32)
+
+
+def contact_hash(contact: str, secret: Optional[bytes] = None) -> str:
+    """HMAC-SHA256 of a normalised contact detail under the server's secret (hex)."""
+    key = secret or _process_secret()
+    return hmac.new(key, contact.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 async def verify_customer(crm: Crm, conversation_id: str, order_number: str, contact: str,
-                          now: Optional[datetime] = None,
-                          attested_phone: bool = False) -> VerificationResult:
-    """Check order number + contact; records the attempt. Raises CrmUnavailable.
+                          now: Optional[datetime] = None, attested_phone: bool = False, *,
+                          client: Optional[str] = None,
+                          limits: VerificationLimits = VerificationLimits(),
+                          secret: Optional[bytes] = None,
+                          default_calling_code: Optional[str] = None) -> VerificationResult:
+    """Check order number + contact; reserves, then settles, the attempt. Raises CrmUnavailable.
 
-    `attested_phone`: `contact` is a phone number the messaging app vouches for (a Telegram
-    user sharing their own contact), so it may stand in for the e-mail or postcode.
+    `client` is who is asking ("telegram:42", "webchat:<creator>"; default: the
+    conversation). `attested_phone`: `contact` is a phone number the messaging app vouches
+    for (a Telegram user sharing their own contact), so it may stand in for the e-mail or
+    postcode, compared as E.164 with the brand's `default_calling_code` for national numbers.
     """
     now = now or datetime.now(timezone.utc)
-    if await attempts_left(crm, conversation_id, order_number, now) == 0:
-        return VerificationResult("locked")
+    given_phone = normalise_phone(contact, default_calling_code) if attested_phone else None
+    hashed = contact_hash(("phone:" + (given_phone or "")) if attested_phone
+                          else "contact:" + contact.replace(" ", ""), secret)
+    keys = AttemptKeys(conversation_id=conversation_id, order_number=order_number,
+                       client=client or f"conversation:{conversation_id}", contact_hash=hashed)
+    reservation = await crm.reserve_verification_attempt(
+        keys, since=now - limits.window, breaker_since=now - limits.breaker_window)
+    counts = reservation.counts
+    refusal = None
+    if limits.attempts_left(counts) == 0:
+        refusal = "locked"
+    elif limits.breaker_open(counts) and not attested_phone:
+        refusal = "paused"
+    if refusal:
+        await crm.settle_verification_attempt(reservation.attempt_id, "refused")
+        if refusal == "paused":
+            log.warning("verification paused: %d failures from everyone in %s",
+                        counts.everyone, limits.breaker_window)
+        return VerificationResult(refusal)
+    try:
+        matched, customer_id = await _compare(crm, order_number, contact, given_phone,
+                                              attested_phone, default_calling_code)
+    except Exception:
+        await crm.settle_verification_attempt(reservation.attempt_id, "refused")
+        raise
+    await crm.settle_verification_attempt(reservation.attempt_id,
+                                          "succeeded" if matched else "failed")
+    if not matched or customer_id is None:
+        left = max(0, limits.attempts_left(counts) - 1)
+        return VerificationResult("locked" if left == 0 else "mismatch", attempts_left=left)
+    customer = await crm.get_customer(customer_id)
+    return VerificationResult("verified", customer.id, customer.name.split()[0],
+                              limits.per_conversation)
+
+
+async def _compare(crm: Crm, order_number: str, contact: str, given_phone: Optional[str],
+                   attested_phone: bool, default_calling_code: Optional[str]
+                   ) -> tuple[bool, Optional[str]]:
     try:
         order = await crm.get_order(order_number)
-        if attested_phone:
-            owner = await crm.get_customer(order.customer_id)
-            given, known = phone_digits(contact), phone_digits(owner.phone)
-            matched = bool(given) and _same(given, known)
-        else:
-            matched = contact_matches(order.email, order.postcode, contact)
     except OrderNotFound:
-        order, matched = None, False
-    await crm.record_verification_attempt(conversation_id=conversation_id,
-                                          order_number=order_number, succeeded=matched)
-    if not matched or order is None:
-        left = await attempts_left(crm, conversation_id, order_number, now)
-        return VerificationResult("locked" if left == 0 else "mismatch", attempts_left=left)
-    customer = await crm.get_customer(order.customer_id)
-    return VerificationResult("verified", customer.id, customer.name.split()[0], MAX_FAILED_ATTEMPTS)
+        return False, None
+    if attested_phone:
+        owner = await crm.get_customer(order.customer_id)
+        known = normalise_phone(owner.phone, default_calling_code)
+        matched = bool(given_phone and known) and _same(given_phone or "", known or "")
+    else:
+        matched = contact_matches(order.email, order.postcode, contact)
+    return matched, order.customer_id
 
 
 __all__ = [
-    "CrmUnavailable", "MAX_FAILED_ATTEMPTS", "VerificationResult", "attempts_left",
-    "contact_matches", "parse_contact", "parse_order_number", "verify_customer",
+    "CrmUnavailable", "MAX_FAILED_ATTEMPTS", "VerificationLimits", "VerificationResult",
+    "calling_code", "contact_hash", "contact_matches", "normalise_phone", "parse_contact",
+    "parse_order_number", "verify_customer",
 ]

@@ -13,8 +13,8 @@ YYYY-MM-DD). Every request carries `Authorization: Bearer <token>` when a token 
 | GET /customers/{id}/card | | 200 CustomerCard |
 | GET /identities/{channel}/{user_id} | | 200 {"customer_id": "..."} |
 | PUT /identities/{channel}/{user_id} | {"customer_id"} | 204 |
-| POST /verification-attempts | {"conversation_id", "order_number", "succeeded"} | 201 |
-| GET /verification-attempts/count?since=&conversation_id=&order_number= | | 200 {"count": n} |
+| POST /verification-attempts | {"keys": AttemptKeys, "since", "breaker_since"} | 201 Reservation |
+| PUT /verification-attempts/{id}/outcome | {"outcome": "succeeded"/"failed"/"refused"} | 204 |
 | POST /cases | NewCase | 201 Case |
 | GET /cases/{id} | | 200 Case |
 | PATCH /cases/{id} | any of {"status", "resolution", "resolved", "csat"} | 200 Case |
@@ -28,6 +28,10 @@ Errors are JSON `{"error": code, "message": text}`. A 404 must carry a code endi
 `identity_not_found`): a bare 404 means a wrong base URL and is reported as unavailable,
 not as "no such order". 400/409/422 mean the request was refused (`InvalidRequest`);
 anything else, a timeout or a connection failure is `CrmUnavailable`.
+
+`POST /verification-attempts` must record the attempt as pending and count the others in one
+serialised transaction (see `Crm.reserve_verification_attempt`), so parallel guesses cannot all
+see the same counts.
 
 PATCH sets absolute values, so it is idempotent like GET and PUT: those are retried with
 exponential backoff on 502/503/504 and connection errors. A POST is retried only when the
@@ -49,7 +53,7 @@ import aiohttp
 
 from bot.crm.errors import InvalidRequest, OfferNotFound
 from bot.crm.interface import (
-    Case, CaseNotFound, CrmError, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
+    AttemptKeys, Reservation, Case, CaseNotFound, CrmError, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
     NewCase, Offer, Order, OrderNotFound,
 )
 from bot.crm.serialise import SerialiseError, from_json, to_json
@@ -125,27 +129,16 @@ class HttpCrm:
             raise InvalidRequest("channel and channel user id must be short keys")
         await self._call("PUT", ("identities", *key), {"customer_id": _id(customer_id)})
 
-    async def count_failed_verifications(
-        self, *, conversation_id: Optional[str] = None, order_number: Optional[str] = None,
-        since: datetime,
-    ) -> int:
-        params = {"since": as_utc(since).isoformat()}
-        if conversation_id is not None:
-            params["conversation_id"] = clean_text(conversation_id, 255)
-        if order_number is not None:
-            params["order_number"] = clean_text(order_number, 64)
-        data = await self._call("GET", ("verification-attempts", "count"), params=params)
-        count = data.get("count") if isinstance(data, dict) else None
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise CrmUnavailable("CRM API answered a count that is not an integer")
-        return count
+    async def reserve_verification_attempt(
+        self, keys: AttemptKeys, *, since: datetime, breaker_since: datetime
+    ) -> Reservation:
+        body = {"keys": to_json(keys), "since": as_utc(since).isoformat(),
+                "breaker_since": as_utc(breaker_since).isoformat()}
+        return _read(Reservation, await self._call("POST", ("verification-attempts",), body))
 
-    async def record_verification_attempt(
-        self, *, conversation_id: str, order_number: str, succeeded: bool
-    ) -> None:
-        body = {"conversation_id": clean_text(conversation_id, 255),
-                "order_number": clean_text(order_number, 64), "succeeded": bool(succeeded)}
-        await self._call("POST", ("verification-attempts",), body)
+    async def settle_verification_attempt(self, attempt_id: str, outcome: str) -> None:
+        path = ("verification-attempts", clean_text(attempt_id, 64), "outcome")
+        await self._call("PUT", path, {"outcome": outcome})
 
     async def open_case(self, new_case: NewCase) -> Case:
         return _read(Case, await self._call("POST", ("cases",), to_json(new_case)))

@@ -121,6 +121,36 @@ class CustomerCard:
 
 
 @dataclass(frozen=True)
+class AttemptKeys:
+    """What a verification attempt is counted under (never the secret the customer typed)."""
+
+    conversation_id: str
+    order_number: str
+    client: str  # channel and client: "telegram:42", "webchat:<creator>", "rest:<integration>"
+    contact_hash: str  # an HMAC of the contact detail given, made by Rapport
+
+
+@dataclass(frozen=True)
+class AttemptCounts:
+    """Failed or still pending attempts, other than the one just reserved."""
+
+    conversation: int  # in this conversation, in the window
+    order_client: int  # on this order from this client
+    contact_client: int  # with this contact detail from this client
+    client: int  # from this client, any order
+    everyone: int  # from anyone, in the breaker's window
+
+
+@dataclass(frozen=True)
+class Reservation:
+    attempt_id: str
+    counts: AttemptCounts
+
+
+ATTEMPT_OUTCOMES = ("succeeded", "failed", "refused")
+
+
+@dataclass(frozen=True)
 class NewCase:
     customer_id: str
     order_number: Optional[str]
@@ -150,16 +180,17 @@ class Crm(Protocol):
     async def link_identity(self, channel: str, channel_user_id: str, customer_id: str) -> None:
         """Remember that this channel user is this (verified) customer."""
 
-    async def count_failed_verifications(
-        self, *, conversation_id: Optional[str] = None, order_number: Optional[str] = None,
-        since: datetime,
-    ) -> int:
-        """Failed verification attempts for a conversation or an order since a time."""
+    async def reserve_verification_attempt(
+        self, keys: AttemptKeys, *, since: datetime, breaker_since: datetime
+    ) -> Reservation:
+        """Record a pending attempt and count the others, in one serialised transaction.
 
-    async def record_verification_attempt(
-        self, *, conversation_id: str, order_number: str, succeeded: bool
-    ) -> None:
-        """Log one attempt (never the secret the customer typed)."""
+        Counts cover failed and pending attempts at or after `since` (`breaker_since` for
+        `everyone`), so parallel attempts each see the ones reserved before them.
+        """
+
+    async def settle_verification_attempt(self, attempt_id: str, outcome: str) -> None:
+        """Settle a reserved attempt: succeeded, failed, or refused (not compared: forgotten)."""
 
     async def open_case(self, new_case: NewCase) -> Case:
         """Create a complaint case."""

@@ -187,19 +187,28 @@ class InteractionRow(Base):
 
 
 class VerificationAttemptRow(Base):
-    """One identity check: which conversation tried which order, and whether it matched.
+    """One identity check: who tried which order with which (hashed) contact, and the outcome.
 
-    What the customer typed as the secret (e-mail, postcode) is never stored.
+    An attempt is reserved as pending (`succeeded` NULL, counted as a failure by everyone
+    else until settled) before the details are compared. `client` is the channel and client
+    the attempt came from ("telegram:42", "webchat:<session creator>", "rest:<integration>");
+    `contact_hash` an HMAC of the e-mail, postcode or phone given. What the customer typed is
+    never stored.
     """
 
     __tablename__ = "verification_attempts"
     __table_args__ = (
         Index("ix_verification_attempts_conversation_id_at", "conversation_id", "at"),
         Index("ix_verification_attempts_order_number_at", "order_number", "at"),
+        Index("ix_verification_attempts_client_at", "client", "at"),
+        Index("ix_verification_attempts_contact_hash_at", "contact_hash", "at"),
+        Index("ix_verification_attempts_at", "at"),
     )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     conversation_id = Column(String(255), nullable=False)
     order_number = Column(String(64), nullable=False)
-    succeeded = Column(Boolean, nullable=False)
+    client = Column(String(255), nullable=False, default="")
+    contact_hash = Column(String(64), nullable=False, default="")
+    succeeded = Column(Boolean)  # NULL: reserved, not settled yet
     at = Column(DateTime, nullable=False, default=naive_utcnow)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.crm.errors import InvalidRequest, OfferNotFound
 from bot.crm.interface import (
-    CaseNotFound, Crm, CrmError, CrmUnavailable, CustomerNotFound, NewCase, OrderNotFound,
+    AttemptKeys, CaseNotFound, Crm, CrmError, CrmUnavailable, CustomerNotFound, NewCase, OrderNotFound,
 )
 from bot.crm.serialise import SerialiseError, from_json, to_json
 from bot.crm.validation import as_utc
@@ -113,25 +113,25 @@ async def put_identity(request: web.Request) -> web.Response:
 
 async def post_attempt(request: web.Request) -> web.Response:
     body = await _body(request)
-    await _crm(request).record_verification_attempt(
-        conversation_id=_field(body, "conversation_id", str),
-        order_number=_field(body, "order_number", str),
-        succeeded=_field(body, "succeeded", bool),
+    reservation = await _crm(request).reserve_verification_attempt(
+        from_json(AttemptKeys, body.get("keys")), since=_moment(body, "since"),
+        breaker_since=_moment(body, "breaker_since"),
     )
-    return web.Response(status=201)
+    return _ok(reservation, status=201)
 
 
-async def count_attempts(request: web.Request) -> web.Response:
-    query = request.query
+async def put_attempt_outcome(request: web.Request) -> web.Response:
+    body = await _body(request)
+    await _crm(request).settle_verification_attempt(
+        request.match_info["attempt_id"], _field(body, "outcome", str))
+    return web.Response(status=204)
+
+
+def _moment(body: dict[str, Any], name: str) -> datetime:
     try:
-        since = as_utc(datetime.fromisoformat(query.get("since", "").replace("Z", "+00:00")))
+        return as_utc(datetime.fromisoformat(_field(body, name, str).replace("Z", "+00:00")))
     except ValueError:
-        raise InvalidRequest("since must be an ISO 8601 date-time") from None
-    count = await _crm(request).count_failed_verifications(
-        conversation_id=query.get("conversation_id"), order_number=query.get("order_number"),
-        since=since,
-    )
-    return _ok({"count": count})
+        raise InvalidRequest(f"{name} must be an ISO 8601 date-time") from None
 
 
 async def post_case(request: web.Request) -> web.Response:
@@ -208,7 +208,7 @@ def create_crm_api(crm: Crm, *, api_token: Optional[str] = None) -> web.Applicat
     app.router.add_get("/identities/{channel}/{user_id}", get_identity)
     app.router.add_put("/identities/{channel}/{user_id}", put_identity)
     app.router.add_post("/verification-attempts", post_attempt)
-    app.router.add_get("/verification-attempts/count", count_attempts)
+    app.router.add_put("/verification-attempts/{attempt_id}/outcome", put_attempt_outcome)
     app.router.add_post("/cases", post_case)
     app.router.add_get("/cases/{case_id}", get_case)
     app.router.add_patch("/cases/{case_id}", patch_case)

@@ -25,7 +25,9 @@ Orders (the order's e-mail and postcode are its customer's):
 - RP-100005 (Alan): lost: DHL shipped d-18, promised d-15; wool rug, EUR 349.00
 - RP-100006 (Katherine): delivered by PostNL on d-3; walnut bookshelf, EUR 899.00
 
-Other orders are numbered from RP-110001 upwards in the order they were placed.
+Other orders get random, non-sequential numbers (RP-200000 to RP-999999, drawn from the seed):
+with sequential numbers, knowing one order number (or an e-mail address) would tell a guesser
+which numbers to try next. The six above stay well-known for demos and tests.
 """
 
 from __future__ import annotations
@@ -206,7 +208,8 @@ class _Builder:
             for _ in range(self.rng.choices((1, 2, 3), weights=(30, 40, 30))[0]):
                 drafts.append((customer, self._order(customer, self.rng.randint(0, min(age, 400)))))
         drafts.sort(key=lambda pair: (pair[1].placed_at, pair[0].id))
-        for number, (customer, order) in enumerate(drafts, start=110001):
+        numbers = self.rng.sample(range(200_000, 1_000_000), len(drafts))
+        for number, (customer, order) in zip(numbers, drafts):
             order.number = f"RP-{number}"
             self.orders.append(order)
             if self.rng.random() < 0.07:

@@ -15,7 +15,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.crm.errors import InvalidRequest, OfferNotFound
 from bot.crm.interface import (
-    Case, CaseNotFound, CrmError, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
+    ATTEMPT_OUTCOMES, AttemptCounts, AttemptKeys, Reservation, Case, CaseNotFound, CrmError, CrmUnavailable, Customer, CustomerCard, CustomerNotFound,
     NewCase, Offer, Order, OrderNotFound,
 )
 from bot.crm.models import (
@@ -51,6 +51,7 @@ COMPLAINT_WINDOW = timedelta(days=90)
 VOUCHER_PREFIX = "LO-"
 VOUCHER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
 VOUCHER_LENGTH = 10
+_ATTEMPT_LOCK_KEY = 0x52617076  # PostgreSQL advisory lock serialising verification attempts
 
 
 def new_voucher_code() -> str:
@@ -102,16 +103,13 @@ class SqlCrm(ThreadedStore):
     async def link_identity(self, channel: str, channel_user_id: str, customer_id: str) -> None:
         await self.run(_link_identity, channel, channel_user_id, customer_id)
 
-    async def count_failed_verifications(
-        self, *, conversation_id: Optional[str] = None, order_number: Optional[str] = None,
-        since: datetime,
-    ) -> int:
-        return await self.run(_count_failed, conversation_id, order_number, since)
+    async def reserve_verification_attempt(
+        self, keys: AttemptKeys, *, since: datetime, breaker_since: datetime
+    ) -> Reservation:
+        return await self.run(_reserve_attempt, keys, since, breaker_since)
 
-    async def record_verification_attempt(
-        self, *, conversation_id: str, order_number: str, succeeded: bool
-    ) -> None:
-        await self.run(_record_attempt, conversation_id, order_number, succeeded)
+    async def settle_verification_attempt(self, attempt_id: str, outcome: str) -> None:
+        await self.run(_settle_attempt, attempt_id, outcome)
 
     # -- cases and offers ----------------------------------------------------------------
 
@@ -259,31 +257,54 @@ def _link_identity(session: Session, channel: str, channel_user_id: str, custome
         existing.customer_id, existing.linked_at = customer.id, values["linked_at"]
 
 
-def _count_failed(
-    session: Session, conversation_id: Optional[str], order_number: Optional[str],
-    since: datetime,
-) -> int:
-    if not isinstance(since, datetime):
-        raise InvalidRequest("since must be a datetime")
-    query = select(func.count()).select_from(VerificationAttemptRow).where(
-        VerificationAttemptRow.succeeded.is_(False), VerificationAttemptRow.at >= naive_utc(since)
+def _reserve_attempt(
+    session: Session, keys: AttemptKeys, since: datetime, breaker_since: datetime
+) -> Reservation:
+    if not isinstance(keys, AttemptKeys):
+        raise InvalidRequest("reserve_verification_attempt needs AttemptKeys")
+    if not isinstance(since, datetime) or not isinstance(breaker_since, datetime):
+        raise InvalidRequest("since and breaker_since must be datetimes")
+    if session.get_bind().dialect.name == "postgresql":
+        # One reservation at a time across every process; SQLite's write lock (taken by the
+        # insert below, before any count) does the same there.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ATTEMPT_LOCK_KEY})
+    row = VerificationAttemptRow(
+        conversation_id=clean_text(keys.conversation_id, 255),
+        order_number=attempt_key(keys.order_number), client=clean_text(keys.client, 255),
+        contact_hash=clean_text(keys.contact_hash, 64), succeeded=None, at=naive_utcnow(),
     )
-    if conversation_id is not None:
-        query = query.where(
-            VerificationAttemptRow.conversation_id == clean_text(conversation_id, 255)
-        )
-    if order_number is not None:
-        query = query.where(VerificationAttemptRow.order_number == attempt_key(order_number))
-    return int(session.scalar(query) or 0)
+    session.add(row)
+    session.flush()
+    attempts = VerificationAttemptRow
+
+    def count(moment: datetime, *conditions: Any) -> int:
+        query = select(func.count()).select_from(attempts).where(
+            or_(attempts.succeeded.is_(False), attempts.succeeded.is_(None)),
+            attempts.id != row.id, attempts.at >= naive_utc(moment), *conditions)
+        return int(session.scalar(query) or 0)
+
+    counts = AttemptCounts(
+        conversation=count(since, attempts.conversation_id == row.conversation_id),
+        order_client=count(since, attempts.order_number == row.order_number,
+                           attempts.client == row.client),
+        contact_client=count(since, attempts.contact_hash == row.contact_hash,
+                             attempts.client == row.client),
+        client=count(since, attempts.client == row.client),
+        everyone=count(breaker_since),
+    )
+    return Reservation(str(row.id), counts)
 
 
-def _record_attempt(
-    session: Session, conversation_id: str, order_number: str, succeeded: bool
-) -> None:
-    session.add(VerificationAttemptRow(
-        conversation_id=clean_text(conversation_id, 255), order_number=attempt_key(order_number),
-        succeeded=bool(succeeded), at=naive_utcnow(),
-    ))
+def _settle_attempt(session: Session, attempt_id: str, outcome: str) -> None:
+    require_choice("outcome", outcome, ATTEMPT_OUTCOMES)
+    key = str(attempt_id)
+    row = session.get(VerificationAttemptRow, int(key)) if key.isdigit() else None
+    if row is None:
+        raise InvalidRequest("no pending verification attempt with that id")
+    if outcome == "refused":
+        session.delete(row)  # never compared: it says nothing about anyone's guesses
+    else:
+        row.succeeded = outcome == "succeeded"
 
 
 def _open_case(session: Session, new_case: NewCase) -> Case:

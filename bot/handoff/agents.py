@@ -1,5 +1,11 @@
 """Agent accounts, console sessions, login throttling and presence, in the hub database.
 
+Sign-in throttling is progressive delays, not a lockout: each `ThrottleRule` lets `free`
+failures through, then makes the next attempt wait `base`, doubling per failure up to `cap`.
+An attempt is reserved (recorded as a failure) and the delays checked in one serialised
+transaction before the password is checked, so parallel guesses cannot all slip through; a
+success removes the reservation.
+
 Passwords are hashed with argon2id (argon2-cffi's defaults); a session cookie carries a
 random token of which only the SHA-256 is stored, so a copy of the database opens no
 session. Presence is the console's heartbeat: an agent counts as online while their
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,7 +26,7 @@ from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -39,6 +46,32 @@ _hasher = PasswordHasher()
 def _dummy_hash() -> str:
     """Verified against when the name is unknown, so both cases take as long."""
     return _hasher.hash(secrets.token_urlsafe(16))
+
+
+_LOGIN_LOCK_KEY = 0x52617077  # PostgreSQL advisory lock serialising sign-in reservations
+
+
+@dataclass(frozen=True)
+class ThrottleRule:
+    """Failures under `key` allowed before the next attempt must wait, and how long."""
+
+    key: str
+    free: int
+    base: timedelta
+    cap: timedelta
+
+    def delay(self, failures: int) -> timedelta:
+        if failures < self.free:
+            return timedelta(0)
+        return min(self.cap, self.base * 2 ** min(failures - self.free, 30))
+
+
+@dataclass(frozen=True)
+class LoginReservation:
+    """A reserved sign-in attempt (`ids` of its failure rows), or how long to wait first."""
+
+    ids: tuple[int, ...] = ()
+    retry_after: int = 0  # seconds; 0: go ahead
 
 
 class AgentError(ValueError):
@@ -158,14 +191,16 @@ class AgentDirectory:
 
     # -- throttling --------------------------------------------------------------------
 
-    async def failures(self, keys: list[str], window: timedelta) -> dict[str, int]:
-        return await self.db.run(_failures, keys, utcnow() - window)
+    async def reserve_login(self, rules: list[ThrottleRule],
+                            window: timedelta) -> LoginReservation:
+        """Record this attempt as a failure under every rule's key, unless one says wait."""
+        return await self.db.run(_reserve_login, rules, utcnow(), window)
 
-    async def record_failure(self, keys: list[str]) -> None:
-        await self.db.run(_record_failure, keys, utcnow())
-
-    async def clear_failures(self, key: str) -> None:
-        await self.db.run(_clear_failures, key)
+    async def settle_login(self, reservation: LoginReservation, succeeded: bool,
+                           clear_keys: list[str] = ()) -> None:
+        """A success removes the reservation and the failures under `clear_keys`."""
+        if succeeded:
+            await self.db.run(_clear_login, list(reservation.ids), list(clear_keys))
 
     # -- presence ----------------------------------------------------------------------
 
@@ -244,24 +279,32 @@ def _close_session(conn: Connection, hashed: str) -> None:
     conn.execute(delete(agent_sessions).where(agent_sessions.c.token_hash == hashed))
 
 
-def _failures(conn: Connection, keys: list[str], since: datetime) -> dict[str, int]:
-    rows = conn.execute(
-        select(login_failures.c.key, func.count())
-        .where(login_failures.c.key.in_(keys), login_failures.c.at >= naive(since))
-        .group_by(login_failures.c.key)
-    )
-    counts = {key: 0 for key in keys}
-    counts.update({key: int(count) for key, count in rows})
-    return counts
-
-
-def _record_failure(conn: Connection, keys: list[str], now: datetime) -> None:
+def _reserve_login(conn: Connection, rules: list[ThrottleRule], now: datetime,
+                   window: timedelta) -> LoginReservation:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOGIN_LOCK_KEY})
     conn.execute(delete(login_failures).where(login_failures.c.at < naive(now - timedelta(days=1))))
-    conn.execute(insert(login_failures), [{"key": key, "at": naive(now)} for key in keys])
+    ids = tuple(  # inserted first: on SQLite this takes the write lock before any count
+        conn.execute(insert(login_failures).values(key=rule.key, at=naive(now)))
+        .inserted_primary_key[0] for rule in rules)
+    wait = timedelta(0)
+    for rule in rules:
+        failures, last = conn.execute(
+            select(func.count(), func.max(login_failures.c.at)).where(
+                login_failures.c.key == rule.key, login_failures.c.at >= naive(now - window),
+                login_failures.c.id.notin_(ids))).one()
+        if failures and last is not None:
+            wait = max(wait, aware(last) + rule.delay(int(failures)) - now)
+    if wait > timedelta(0):
+        conn.execute(delete(login_failures).where(login_failures.c.id.in_(ids)))
+        return LoginReservation(retry_after=max(1, math.ceil(wait.total_seconds())))
+    return LoginReservation(ids)
 
 
-def _clear_failures(conn: Connection, key: str) -> None:
-    conn.execute(delete(login_failures).where(login_failures.c.key == key))
+def _clear_login(conn: Connection, ids: list[int], keys: list[str]) -> None:
+    conn.execute(delete(login_failures).where(login_failures.c.id.in_(ids)))
+    if keys:
+        conn.execute(delete(login_failures).where(login_failures.c.key.in_(keys)))
 
 
 def _touch(conn: Connection, agent_id: str, now: Optional[datetime]) -> None:

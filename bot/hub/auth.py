@@ -6,7 +6,9 @@
   CSRF token (form field `csrf_token` or header `X-CSRF-Token`). The login form, before
   any session exists, carries an HMAC of a nonce cookie signed with RAPPORT_HUB_SECRET.
 - No session: pages redirect to /login, API and event streams answer 401.
-- Sign-in is throttled per name and per address; passwords are never logged.
+- Sign-in is slowed by progressive delays per name, per (name, address) and per address,
+  where the address is the client's (`X-Forwarded-For` believed only from
+  RAPPORT_TRUSTED_PROXIES). Passwords and failed names are never logged (a hash of the name is).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.handoff.agents import Agent, AgentDirectory, ConsoleSession
+from bot.client_address import client_address, parse_networks
+from bot.handoff.agents import Agent, ConsoleSession, ThrottleRule
 from bot.hub import keys
 from bot.hub.errors import NotAllowed
 
@@ -28,9 +31,13 @@ COOKIE = "rapport_console"
 LOGIN_COOKIE = "rapport_login"
 SESSION_LIFETIME = timedelta(hours=12)
 SESSION_IDLE = timedelta(hours=2)
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_NAME = 5
-MAX_FAILURES_PER_ADDRESS = 20
+LOGIN_WINDOW = timedelta(hours=1)  # failures older than this no longer slow anyone down
+# A name from one address: 3 free tries, then 5 s, 10 s, ... up to 15 minutes.
+PER_NAME_AND_ADDRESS = dict(free=3, base=timedelta(seconds=5), cap=timedelta(minutes=15))
+# A name from anywhere: capped at a minute, so strangers cannot lock its agent out.
+PER_NAME = dict(free=5, base=timedelta(seconds=5), cap=timedelta(minutes=1))
+# One address trying many names.
+PER_ADDRESS = dict(free=20, base=timedelta(seconds=5), cap=timedelta(minutes=15))
 PAGE_PREFIX = "/console"
 API_PREFIX = "/api/console"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -182,12 +189,19 @@ def login_token_ok(request: web.Request, submitted: str) -> bool:
 
 # -- throttling ------------------------------------------------------------------------
 
-def throttle_keys(request: web.Request, name: str) -> tuple[str, str]:
-    address = request.remote or "unknown"
-    return f"user:{name.strip().lower()[:64]}", f"ip:{address[:64]}"
+def address_of(request: web.Request) -> str:
+    """The client's address: X-Forwarded-For only when the peer is a trusted proxy."""
+    proxies = parse_networks(request.app[keys.SETTINGS].trusted_proxies)
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"), proxies)
 
 
-async def throttled(directory: AgentDirectory, user_key: str, address_key: str) -> bool:
-    counts = await directory.failures([user_key, address_key], LOGIN_WINDOW)
-    return (counts[user_key] >= MAX_FAILURES_PER_NAME
-            or counts[address_key] >= MAX_FAILURES_PER_ADDRESS)
+def name_digest(name: str) -> str:
+    """What the log says about a login name: people type passwords into the name field."""
+    return hashlib.sha256(name.strip().lower().encode("utf-8")).hexdigest()[:12]
+
+
+def throttle_rules(name: str, address: str) -> list[ThrottleRule]:
+    login = name.strip().lower()[:64]
+    return [ThrottleRule(f"user:{login}|ip:{address[:64]}", **PER_NAME_AND_ADDRESS),
+            ThrottleRule(f"user:{login}", **PER_NAME),
+            ThrottleRule(f"ip:{address[:64]}", **PER_ADDRESS)]

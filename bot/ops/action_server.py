@@ -1,17 +1,70 @@
-"""Runs rasa-sdk's action server on loopback.
+"""Runs rasa-sdk's action server: loopback only, no CORS, and only for Rasa.
 
-rasa-sdk has no authentication, so it must never listen beyond 127.0.0.1 unless a reverse
-proxy in front of it does the authenticating.
+rasa-sdk itself has no authentication and allows every origin, so a web page opened on the
+host could post a forged tracker and read CRM data. Here the server binds to
+RAPPORT_ACTIONS_HOST (127.0.0.1), sends no CORS headers, and answers only requests that carry
+the shared secret Rasa sends from endpoints.yml (`X-Rapport-Actions-Secret`). The secret is
+checked when the route is known and before the body is read; `/health` stays open for the
+supervisor and says nothing but "ok".
 """
 
 from __future__ import annotations
 
-from bot.settings import Settings
+import hmac
+import logging
+from typing import Any
+
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+ACTIONS_SECRET_HEADER = "X-Rapport-Actions-Secret"
+OPEN_PATHS = frozenset({"health"})
+
+
+def create_action_app(settings: Settings) -> Any:  # -> sanic.Sanic
+    """rasa-sdk's Sanic app for `actions/`, with the secret check and without CORS."""
+    from rasa_sdk.endpoint import create_app
+    from sanic import response
+    from sanic.exceptions import SanicException
+
+    if not settings.actions_secret:
+        raise SettingsError("RAPPORT_ACTIONS_SECRET must be set for the action server "
+                            "(`rapport run` generates one per run)")
+    expected = settings.actions_secret.encode()
+
+    class Unauthorised(SanicException):
+        status_code = 401
+        quiet = True
+
+    app = create_app(action_package_name="actions", cors_origins=None)
+
+    @app.signal("http.routing.after")
+    async def require_secret(request: Any, route: Any, **_: Any) -> None:
+        if route is not None and route.path.strip("/") in OPEN_PATHS:
+            return
+        given = request.headers.get(ACTIONS_SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise Unauthorised("the action server answers only Rasa")
+
+    @app.exception(Unauthorised)
+    async def unauthorised(request: Any, error: Exception) -> Any:
+        return response.json({"error": "unauthorised"}, status=401)
+
+    @app.exception(Exception)
+    async def failed(request: Any, error: Exception) -> Any:
+        # rasa-sdk's own handler echoes the request body (the whole tracker) and the error.
+        status = getattr(error, "status_code", 500)
+        if isinstance(status, int) and 400 <= status < 500:
+            return response.json({"error": "bad request"}, status=status)
+        log.error("action server error in %s: %s", request.path, type(error).__name__,
+                  exc_info=error)
+        return response.json({"error": "the action failed"}, status=500)
+
+    return app
 
 
 def serve(settings: Settings) -> None:
-    from rasa_sdk.endpoint import create_app
-
-    app = create_app(action_package_name="actions")
-    app.run(host=settings.host, port=settings.actions_port, workers=1,
+    app = create_action_app(settings)
+    app.run(host=settings.actions_host, port=settings.actions_port, workers=1,
             access_log=False, motd=False)

@@ -102,6 +102,7 @@ def prepare_crm(settings: Settings) -> None:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops.content_checks import check_startup_content
+    from bot.log_redaction import Redactor, secrets_of
     from bot.ops.supervisor import Service, Supervisor, check_ports_free, python_command
     from bot.ops.training import current_model, train
 
@@ -112,9 +113,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     prepare_crm(settings)
     if args.telegram_polling:
         settings = settings.with_changes(telegram_polling=True)
-    if not settings.rasa_jwt_secret:
-        # A fresh secret per run: Rasa's API is usable by the hub and nobody else.
-        settings = settings.with_changes(rasa_jwt_secret=secrets.token_urlsafe(32))
+    # Fresh secrets per run for those not set: Rasa's API is usable by the hub and nobody
+    # else, the action server answers only Rasa, and verification attempts are counted under
+    # contact hashes nobody can compute.
+    generated = {name: secrets.token_urlsafe(32) for name in
+                 ("rasa_jwt_secret", "actions_secret", "verification_secret")
+                 if not getattr(settings, name)}
+    settings = settings.with_changes(**generated)
     model = current_model(settings)
     if model is None:
         _say("no model matches the current config, domain and data: training one now...")
@@ -128,7 +133,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         Service("hub", python_command("-m", "bot.ops.cli", "serve", "hub"),
                 f"{settings.hub_url}/health", settings.hub_port, env),
     ]
-    supervisor = Supervisor(services, settings.host, settings.logs_dir, say=_say)
+    supervisor = Supervisor(services, settings.host, settings.logs_dir, say=_say,
+                            redact=Redactor(secrets_of(settings)))
     _say(f"starting Rapport (model {model.name})")
     try:
         supervisor.start()
@@ -150,8 +156,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import log_redaction
+
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_redaction.install(settings)  # no token or secret in var/logs (httpx logs URLs)
     if args.service == "rasa":
         from bot.ops.rasa_server import serve
 
@@ -172,7 +181,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops.terminal_chat import chat
 
-    return chat(settings.rasa_url, sender=args.sender)
+    tokens = dict(settings.rest_tokens)
+    name = args.integration or ("terminal" if "terminal" in tokens else next(iter(tokens), None))
+    if name not in tokens:
+        raise CliError("rapport chat talks over the REST channel, which needs an integration "
+                       "token: set RAPPORT_REST_TOKENS (e.g. terminal=<24+ random characters>) "
+                       "for both `rapport run` and `rapport chat`")
+    return chat(settings.rasa_url, sender=args.sender, token=tokens[name])
 
 
 # --------------------------------------------------------------------------- parser
@@ -192,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the running bot from the terminal")
     chat.add_argument("--sender", default=None, help="conversation id (default: a new one)")
+    chat.add_argument("--integration", default=None,
+                      help="REST integration whose token to use (RAPPORT_REST_TOKENS; default: "
+                           "terminal, else the first)")
     chat.set_defaults(handler=cmd_chat)
 
     validate = sub.add_parser("validate", help="check brand data, YAML and training data")

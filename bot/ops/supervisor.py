@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from bot.errors import RapportError
+from bot.log_redaction import Redactor
 
 
 class SupervisorError(RapportError, RuntimeError):
@@ -37,14 +38,16 @@ class Service:
     process: Optional[subprocess.Popen] = None
     log_path: Optional[Path] = None
 
-    def log_tail(self, lines: int = 15) -> str:
+    def log_tail(self, lines: int = 15, redact: Callable[[str], str] = Redactor()) -> str:
+        """The log's last lines, secrets redacted (a service that died before it could
+        redact its own log must not have its token printed)."""
         if not self.log_path or not self.log_path.is_file():
             return ""
         with self.log_path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
             handle.seek(max(0, handle.tell() - 16384))
             text = handle.read().decode("utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
+        return redact("\n".join(text.splitlines()[-lines:]))
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -79,11 +82,13 @@ class Supervisor:
     """Runs a set of services as one unit."""
 
     def __init__(self, services: list[Service], host: str, logs_dir: Path,
-                 say: Callable[[str], None] = print) -> None:
+                 say: Callable[[str], None] = print,
+                 redact: Callable[[str], str] = Redactor()) -> None:
         self.services = services
         self.host = host
         self.logs_dir = logs_dir
         self.say = say
+        self.redact = redact
         self._stopping = False
 
     def check_ports(self) -> None:
@@ -115,7 +120,7 @@ class Supervisor:
             time.sleep(0.5)
         raise SupervisorError(
             f"{service.name} did not become healthy within {service.start_timeout:.0f} s "
-            f"({service.health_url}); last log lines:\n{service.log_tail()}"
+            f"({service.health_url}); last log lines:\n{service.log_tail(redact=self.redact)}"
         )
 
     def _raise_if_any_died(self) -> None:
@@ -124,7 +129,7 @@ class Supervisor:
             if code is not None:
                 raise SupervisorError(
                     f"{service.name} stopped with exit code {code}; last log lines:\n"
-                    f"{service.log_tail()}"
+                    f"{service.log_tail(redact=self.redact)}"
                 )
 
     def watch(self) -> None:

@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import Settings
+from channels.http_body import BodyTooLarge, read_body
 from channels.telegram.output import OutboxOutputChannel
 from channels.telegram.runtime import TelegramRuntime, Tuning
 from channels.telegram.store import StoreUnavailable
@@ -30,28 +31,8 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-class BodyTooLarge(ValueError):
-    """The request body is larger than any Telegram update."""
-
-
 def _error(reason: str, status: int) -> HTTPResponse:
     return response.json({"error": reason}, status=status)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The streamed body, refusing (without reading on) past `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge()
-    chunks, size = [], 0
-    while True:
-        chunk = await request.stream.read()
-        if chunk is None:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge()
-        chunks.append(chunk)
 
 
 def parse_update(body: bytes) -> dict[str, Any]:

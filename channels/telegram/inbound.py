@@ -86,6 +86,25 @@ class Ignore:
 Inbound = Union[RasaTurn, Reply, Ignore]
 
 
+CONVERSATION_PREFIX = "tg-"
+
+
+def conversation_id_for(chat_id: Any) -> str:
+    """Rasa's conversation id for a chat: namespaced, so no other channel's sender id (a REST
+    client's, say) can ever name a Telegram customer's conversation."""
+    return f"{CONVERSATION_PREFIX}{chat_id}"
+
+
+def chat_id_of(conversation_id: str) -> str:
+    """The chat id of a Telegram conversation id (`tg-<chat id>`; a bare chat id is a
+    conversation from before ids were namespaced). ValueError for anything else."""
+    chat = conversation_id[len(CONVERSATION_PREFIX):] if conversation_id.startswith(
+        CONVERSATION_PREFIX) else conversation_id
+    if not re.fullmatch(r"-?[0-9]{1,20}", chat):
+        raise ValueError(f"not a Telegram conversation: {conversation_id[:80]!r}")
+    return chat
+
+
 def chat_of(update: telegram.Update) -> Optional[str]:
     """The chat an update we handle belongs to (the Rasa sender id), else None."""
     if not any(getattr(update, kind) is not None for kind in HANDLED_UPDATES):

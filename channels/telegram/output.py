@@ -10,6 +10,8 @@ from typing import Any, Awaitable, Callable, Dict, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel
 
+from channels.telegram.inbound import chat_id_of
+
 
 class TelegramCollector(CollectingOutputChannel):
     """Collects one turn's replies; a text stays one message (split only past 4,096 chars)."""
@@ -32,6 +34,6 @@ class OutboxOutputChannel(TelegramCollector):
 
     async def _persist_message(self, message: Dict[Text, Any]) -> None:
         await super()._persist_message(message)
-        recipient = str(message.get("recipient_id"))
+        recipient = chat_id_of(str(message.get("recipient_id")))  # `tg-<chat id>` → chat id
         await self._enqueue(recipient, [{k: v for k, v in message.items()
                                          if k != "recipient_id"}])

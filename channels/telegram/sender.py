@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from bot.settings import Settings
 from bot.channel_registry import DeliveryFailed
 from channels.telegram.api import LATER, TRANSIENT, BotApi, classify_error, retry_delay
+from channels.telegram.inbound import chat_id_of
 from channels.telegram.rendering import ApiCall, render
 from channels.telegram.store import StoreUnavailable, TelegramStore
 
@@ -39,8 +40,13 @@ class TelegramSender:
         return cls(api, TelegramStore(settings.telegram_db_url))
 
     async def send(self, recipient_id: str, messages: list[dict[str, Any]]) -> None:
+        """Deliver to the chat of conversation `recipient_id` (`tg-<chat id>`)."""
         if self.api is None:
             raise DeliveryFailed("telegram is not configured (RAPPORT_TELEGRAM_TOKEN)")
+        try:
+            chat_id = chat_id_of(recipient_id)
+        except ValueError as error:
+            raise DeliveryFailed(str(error)) from error
         rendered = render(messages)
         if rendered.buttons:
             try:
@@ -49,7 +55,7 @@ class TelegramSender:
                 raise DeliveryFailed(f"cannot store button payloads: {error}") from error
         for sent, call in enumerate(rendered.calls):
             try:
-                await self._deliver(recipient_id, call)
+                await self._deliver(chat_id, call)
             except DeliveryFailed as failed:
                 raise DeliveryFailed(f"{failed} ({sent} of {len(rendered.calls)} messages "
                                      "delivered)") from failed.__cause__

@@ -17,11 +17,11 @@ import telegram
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from channels.message_guard import MessageRejected, button_intents, check_text
+from channels.message_guard import MessageRejected, check_command, check_text
 from bot.settings import Settings
 from channels.telegram.api import BotApi
 from channels.telegram.inbound import (
-    BUTTON_EXPIRED, BotIdentity, Ignore, Reply, RasaTurn, read_update,
+    BUTTON_EXPIRED, BotIdentity, Ignore, Reply, RasaTurn, conversation_id_for, read_update,
 )
 from channels.telegram.output import TelegramCollector
 from channels.telegram.store import StoredUpdate, TelegramStore
@@ -66,6 +66,7 @@ class TurnRunner:
 
     async def _turn(self, stored: StoredUpdate, turn: RasaTurn) -> list[dict[str, Any]]:
         chat_id = str(stored.chat_id)
+        conversation_id = conversation_id_for(chat_id)  # Rasa's sender id: `tg-<chat id>`
         if turn.keyboard_message_id is not None:
             await self.api.remove_keyboard(chat_id, turn.keyboard_message_id)
         text: Optional[str] = turn.text
@@ -74,14 +75,17 @@ class TurnRunner:
             if text is None:
                 return [{"text": BUTTON_EXPIRED}]
         if not turn.trusted:
-            allowed = button_intents(self.settings.home / "domain.yml")
             try:
-                text = check_text(text, self.settings.max_message_chars, allowed)
+                text = check_text(text, self.settings.max_message_chars)
             except MessageRejected as rejected:
                 return [{"text": TOO_LONG}] if rejected.status == 413 else []
+            guarded = await check_command(text, conversation_id, self.tracker_store())
+            if guarded != text and turn.callback_query_id:
+                return [{"text": BUTTON_EXPIRED}]  # a keyboard from an earlier turn (or forged)
+            text = guarded
         message_id = message_id_of(stored.update_id)
         if stored.attempts > 1:
-            recovered = await self._recovered(chat_id, message_id)
+            recovered = await self._recovered(conversation_id, message_id)
             if recovered is not None:
                 logger.info("telegram: update %s: Rasa had finished the turn; replies recovered",
                             stored.update_id)
@@ -89,7 +93,7 @@ class TurnRunner:
         collector = TelegramCollector()
         typing = asyncio.create_task(self._keep_typing(chat_id))
         try:
-            await self.handler(UserMessage(text, collector, chat_id, input_channel=CHANNEL,
+            await self.handler(UserMessage(text, collector, conversation_id, input_channel=CHANNEL,
                                            message_id=message_id, metadata=turn.metadata))
         finally:
             typing.cancel()
@@ -101,12 +105,13 @@ class TurnRunner:
             await self.api.typing(chat_id)
             await asyncio.sleep(TYPING_EVERY_S)
 
-    async def _recovered(self, chat_id: str, message_id: str) -> Optional[list[dict[str, Any]]]:
+    async def _recovered(self, conversation_id: str,
+                         message_id: str) -> Optional[list[dict[str, Any]]]:
         """The bot's replies to `message_id` if Rasa's tracker already holds that turn."""
         tracker_store = self.tracker_store()
         if tracker_store is None:
             return None
-        tracker = await tracker_store.retrieve(chat_id)
+        tracker = await tracker_store.retrieve(conversation_id)
         events = list(tracker.events) if tracker is not None else []
         start = next((index for index, event in enumerate(events)
                       if isinstance(event, UserUttered) and event.message_id == message_id), None)

@@ -42,7 +42,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.errors import StoreUnavailable
-from channels.message_guard import MessageRejected, button_intents, check_text
+from channels.message_guard import MessageRejected, check_command, check_text, command_intent
 from bot.settings import Settings
 from channels.rest import parse_json_body
 from bot.channel_registry import DeliveryFailed
@@ -258,14 +258,20 @@ class WebChatInput(InputChannel):
             raise MessageRejected("the request is too large", 413)
         return parse_json_body(request)
 
-    def _customer_message(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """(the text for Rasa, what the history shows)."""
-        allowed = button_intents(self.settings.home / "domain.yml")
-        text = check_text(body.get("message"), self.settings.max_message_chars, allowed)
+    async def _customer_message(self, request: Request, body: dict[str, Any],
+                                sender: str) -> tuple[str, dict[str, Any]]:
+        """(the text for Rasa, what the history shows). A button the bot just offered sends
+        its payload and title; any other command is plain words (`message_guard`)."""
+        text = check_text(body.get("message"), self.settings.max_message_chars)
+        agent = getattr(request.app.ctx, "agent", None)
+        try:
+            text = await check_command(text, sender, getattr(agent, "tracker_store", None))
+        except Exception as error:  # noqa: BLE001 (any tracker store's failure: a 503)
+            raise StoreUnavailable(f"tracker store: {type(error).__name__}") from error
         title = body.get("title")
-        if text.startswith("/") and isinstance(title, str):
+        if command_intent(text) is not None and isinstance(title, str):
             try:
-                shown = check_text(title[:MAX_TITLE_CHARS], MAX_TITLE_CHARS, ())
+                shown = check_text(title[:MAX_TITLE_CHARS], MAX_TITLE_CHARS)
             except MessageRejected:
                 shown = ""  # an empty title: show the command itself
             if shown:
@@ -287,7 +293,7 @@ class WebChatInput(InputChannel):
     async def _receive(self, request: Request, on_new_message: Callable) -> HTTPResponse:
         session = await self._session(request)
         body = self._body(request)
-        text, shown = self._customer_message(body)
+        text, shown = await self._customer_message(request, body, session.sender_id)
         client_id = body.get("client_id")
         if client_id is not None and (not isinstance(client_id, str)
                                       or not _CLIENT_ID.match(client_id)):

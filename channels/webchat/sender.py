@@ -3,7 +3,7 @@
 It appends the agent's messages (and the bot's, after a hand-back) to the conversation in the
 web chat's store, and the widget picks them up on its next poll. A REST conversation cannot
 be reached (Rasa's REST channel only answers requests), so its agent messages are queued in
-the same table under its sender id, for an integration to collect.
+the same table under its conversation id (`rest-<sender>`), for an integration to collect.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from bot.errors import StoreUnavailable
 from bot.settings import Settings
-from channels.message_guard import MessageRejected, check_sender
+from channels.message_guard import MessageRejected, check_conversation_id
 from bot.channel_registry import DeliveryFailed
 from channels.webchat.store import SENDER_PREFIX, WebChatStore, clean_payload
 from channels.webchat.tables import MAX_AGENT_NAME
@@ -42,7 +42,7 @@ class WebChatSender:
     async def send(self, recipient_id: str, messages: list[dict[str, Any]]) -> None:
         """Append `messages` (Rasa response format) to the conversation, in order."""
         try:
-            check_sender(recipient_id)
+            check_conversation_id(recipient_id)
         except MessageRejected as error:
             raise DeliveryFailed(f"not a conversation id: {error}") from error
         batches: list[tuple[str, Optional[str], list[dict[str, Any]]]] = []

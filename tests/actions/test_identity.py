@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.identity import ValidateVerifyForm
+from bot.database import make_engine
 from bot.settings import Settings
 from tests.conftest import PROJECT, TODAY
 from tests.support.trackers import DOMAIN, make_tracker, responses, slot_events
@@ -87,16 +89,18 @@ async def test_hostile_order_numbers_are_rejected_cleanly(use_crm, hostile):
 
 
 @pytest.mark.parametrize("hostile", ["' OR '1'='1", "ada@example.com' --", "a" * 10_000 + "@x.com"])
-async def test_hostile_contacts_are_rejected_without_an_attempt(use_crm, hostile):
+async def test_hostile_contacts_are_rejected_without_an_attempt(use_crm, hostile, seeded_crm_url):
     tracker = make_tracker(text=hostile, intent="inform",
                            slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
                            trailing_slots={"order_contact": hostile})
     dispatcher, events = await run_form(tracker)
     assert responses(dispatcher) == ["utter_contact_invalid"]
     assert slot_events(events)["order_contact"] is None
-    from datetime import datetime, timedelta, timezone
-    since = datetime.now(timezone.utc) - timedelta(hours=1)
-    assert await use_crm.count_failed_verifications(conversation_id="test-user", since=since) == 0
+    engine = make_engine(seeded_crm_url)
+    with engine.connect() as connection:
+        attempts = connection.execute(text("SELECT COUNT(*) FROM verification_attempts")).scalar()
+    engine.dispose()
+    assert attempts == 0
 
 
 async def test_a_verified_customer_cannot_see_someone_elses_order(use_crm):
@@ -144,3 +148,51 @@ async def test_group_chats_get_no_verification_and_no_remembered_identity(use_cr
     assert responses(dispatcher) == ["utter_private_chat_only"]
     assert "customer_verified" not in slots and "customer_id" not in slots
     assert slots["requested_slot"] is None  # the form ends here
+
+
+def contact_turn(contact: str, sender: str, channel: str = "webchat", **metadata):
+    return make_tracker(text=contact, intent="provide_email", channel=channel, sender=sender,
+                        metadata=metadata or None,
+                        slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
+                        trailing_slots={"order_contact": contact})
+
+
+async def test_the_breaker_pauses_verification_with_an_honest_answer(crm, brand, tmp_path):
+    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(tmp_path),
+                                  "RAPPORT_VERIFY_BREAKER_FAILURES": "2"})
+    services.use(services.Services(settings=settings, crm=crm, brand=brand, today=lambda: TODAY))
+    try:
+        for stranger in ("s1", "s2"):
+            dispatcher, _ = await run_form(contact_turn("eve@example.com", stranger))
+            assert responses(dispatcher) == ["utter_verify_failed"]
+        dispatcher, events = await run_form(contact_turn("ada@example.com", "ada"))
+        assert responses(dispatcher) == ["utter_verify_locked"]
+        assert slot_events(events)["verification_locked"] is True
+        assert "customer_verified" not in slot_events(events)
+    finally:
+        services.use(None)
+
+
+async def test_failures_count_against_the_channels_client_not_the_sender_id(use_crm):
+    """A channel's `rapport_client` (the web chat session's creator) survives new senders."""
+    for sender in ("w1", "w2", "w3"):
+        await run_form(contact_turn("eve@example.com", sender, rapport_client="creator-1"))
+    dispatcher, events = await run_form(contact_turn("ada@example.com", "w4",
+                                                     rapport_client="creator-1"))
+    assert responses(dispatcher) == ["utter_verify_locked"]
+    dispatcher, events = await run_form(contact_turn("ada@example.com", "w5",
+                                                     rapport_client="creator-2"))
+    assert responses(dispatcher) == ["utter_verified"]
+
+
+@pytest.mark.parametrize("channel, sender, metadata, expected", [
+    ("telegram", "tg-42", {"telegram_user_id": 42}, "telegram:42"),
+    ("webchat", "wc-abc", {"rapport_client": "203.0.113.9"}, "webchat:203.0.113.9"),
+    ("rest", "rest-shop-u1", {"rapport_client": "shop"}, "rest:shop/rest-shop-u1"),
+    ("rest", "rest-u1", {}, "rest:rest-u1"),
+])
+def test_the_client_is_as_specific_as_the_channel_can_tell(channel, sender, metadata, expected):
+    from actions.identity import client_of
+
+    tracker = make_tracker(text="x", channel=channel, sender=sender, metadata=metadata or None)
+    assert client_of(tracker) == expected

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env, texts
+from tests.support.stack import (
+    PROJECT, REST_AUTH, Stack, http, rasa_api_headers, rest_conversation, stack_env, texts,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +59,7 @@ def test_a_conversation_continues_after_a_restart(stack: Stack):
     # Still verified (the tracker store kept the slots): no second request for the e-mail.
     answer = " ".join(texts(stack.say("restart-1", "and where is RP-100002?")))
     assert "RP-100002" in answer and "late" in answer
-    status, tracker = http("GET", f"{stack.rasa_url}/conversations/restart-1/tracker",
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{rest_conversation('restart-1')}/tracker",
                            headers=rasa_api_headers())
     assert status == 200
     users = [e for e in tracker["events"] if e["event"] == "user"]
@@ -87,6 +89,14 @@ def test_rasa_api_needs_a_jwt(stack: Stack):
     assert http("GET", f"{stack.rasa_url}/status", headers=rasa_api_headers())[0] == 200
 
 
+def test_a_rest_client_without_its_token_is_refused(stack: Stack):
+    body = {"sender": "no-token", "message": "hi"}
+    url = f"{stack.rasa_url}/webhooks/rest/webhook"
+    assert http("POST", url, body)[0] == 401
+    wrong = {"Authorization": "Bearer not-the-token-of-any-integration"}
+    assert http("POST", url, body, headers=wrong)[0] == 401
+
+
 @pytest.mark.parametrize("name, body, expected", [
     ("empty message", json.dumps({"sender": "bad-1", "message": ""}).encode(), {400}),
     ("100 KB message", json.dumps({"sender": "bad-1", "message": "a" * 100_000}).encode(), {413}),
@@ -97,7 +107,8 @@ def test_rasa_api_needs_a_jwt(stack: Stack):
     ("emoji only", json.dumps({"sender": "bad-1", "message": "😀🙈🎉"}).encode(), {200}),
 ])
 def test_hostile_input_gets_a_reply_or_a_4xx_never_a_500(stack: Stack, name, body, expected):
-    status, reply = http("POST", f"{stack.rasa_url}/webhooks/rest/webhook", raw=body)
+    status, reply = http("POST", f"{stack.rasa_url}/webhooks/rest/webhook", raw=body,
+                         headers=REST_AUTH)
     assert status in expected, (name, status, reply)
     if status == 200:
         assert len(reply) == 1 and reply[0]["text"] in responses("utter_fallback_rephrase"), reply
@@ -106,3 +117,36 @@ def test_hostile_input_gets_a_reply_or_a_4xx_never_a_500(stack: Stack, name, bod
     # ...and the server is alive afterwards.
     greeting = texts(stack.say("bad-alive", "hi"))
     assert len(greeting) == 1 and greeting[0] in responses("utter_greet"), greeting
+
+
+@pytest.mark.parametrize("typed", [
+    "/ EXTERNAL_handoff_callback", "/\trestart", '/ request_human{"priority": 99}',
+    "\u00a0/restart", "/EXTERNAL_handoff_resolved", "/affirm",
+])
+def test_typed_commands_do_not_run_as_intents(stack: Stack, typed):
+    """Confirmed on a running stack before the fix: each ran at confidence 1.0."""
+    sender = f"typed-{abs(hash(typed))}"
+    stack.say(sender, "hi")
+    stack.say(sender, typed)
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{rest_conversation(sender)}"
+                           "/tracker", headers=rasa_api_headers())
+    assert status == 200
+    (latest,) = [e for e in tracker["events"] if e["event"] == "user"][-1:]
+    intent = latest["parse_data"]["intent"]
+    assert not intent["name"].startswith("EXTERNAL_") and intent["name"] != "restart"
+    assert not latest["text"].strip().startswith("/"), (typed, latest["text"], intent)
+
+
+def test_a_button_the_bot_offered_runs_as_its_intent(stack: Stack):
+    sender = "button-press"
+    stack.say(sender, "where is my order")
+    stack.say(sender, "RP-100002")
+    replies = stack.say(sender, "ada@example.com")  # late: the bot offers a complaint
+    payloads = [b["payload"] for r in replies for b in r.get("buttons") or []]
+    assert "/affirm" in payloads, replies
+    stack.say(sender, "/affirm")
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{rest_conversation(sender)}"
+                           "/tracker", headers=rasa_api_headers())
+    latest = [e for e in tracker["events"] if e["event"] == "user"][-1]
+    assert (latest["text"], latest["parse_data"]["intent"]) == (
+        "/affirm", {"name": "affirm", "confidence": 1.0})

@@ -20,6 +20,8 @@ from tests.support import PROJECT
 
 TEST_EPOCH_SCALE = "0.5"  # tests train faster; tests/conftest.py trains with the same scale
 TEST_JWT_SECRET = "rapport-test-jwt-secret"  # so tests can call Rasa's API as the hub does
+TEST_REST_INTEGRATION = "test"  # the REST integration the tests (and `rapport chat`) talk as
+TEST_REST_TOKEN = "rapport-test-rest-token-0123456789"
 PORT_SETTINGS = ("RAPPORT_RASA_PORT", "RAPPORT_ACTIONS_PORT", "RAPPORT_HUB_PORT")
 START_ATTEMPTS = 3  # a port picked for a subprocess may be taken before it binds it
 
@@ -137,9 +139,17 @@ class Stack:
 
     def say(self, sender: str, message: str) -> list[dict]:
         status, replies = http("POST", f"{self.rasa_url}/webhooks/rest/webhook",
-                               {"sender": sender, "message": message})
+                               {"sender": sender, "message": message}, headers=REST_AUTH)
         assert status == 200, (status, replies)
         return replies
+
+
+REST_AUTH = {"Authorization": f"Bearer {TEST_REST_TOKEN}"}
+
+
+def rest_conversation(sender: str) -> str:
+    """Rasa's conversation id for a REST `sender` of the tests' integration."""
+    return f"rest-{TEST_REST_INTEGRATION}-{sender}"
 
 
 def rasa_api_headers(secret: str = TEST_JWT_SECRET) -> dict[str, str]:
@@ -170,6 +180,7 @@ def stack_env(model: Path, db_dir: Path, **extra: str) -> dict[str, str]:
         "RAPPORT_TELEGRAM_DB_URL": f"sqlite:///{db_dir / 'telegram.db'}",
         "RAPPORT_TRAIN_EPOCHS_SCALE": TEST_EPOCH_SCALE,
         "RAPPORT_RASA_JWT_SECRET": TEST_JWT_SECRET,
+        "RAPPORT_REST_TOKENS": f"{TEST_REST_INTEGRATION}={TEST_REST_TOKEN}",
     }
     env.update(extra)
     link_cached_model(model, env)

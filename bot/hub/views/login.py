@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from aiohttp import web
 
@@ -23,6 +24,12 @@ def _page(request: web.Request, status: int = 200, error: str = "", name: str = 
     return response
 
 
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
 async def login_page(request: web.Request) -> web.Response:
     session = await auth.current_session(request)
     if session is not None:
@@ -38,20 +45,24 @@ async def login(request: web.Request) -> web.Response:
     if not auth.login_token_ok(request, str(form.get("login_token") or "")):
         return _page(request, 403, "The sign-in form expired. Please try again.", name, next_url)
     directory = request.app[keys.AGENTS]
-    user_key, address_key = auth.throttle_keys(request, name)
+    address = auth.address_of(request)
+    rules = auth.throttle_rules(name, address)
     try:
-        if await auth.throttled(directory, user_key, address_key):
-            log.warning("sign-in throttled for %s from %s", user_key, request.remote)
-            response = _page(request, 429, "Too many failed attempts. Wait 15 minutes and try "
-                             "again, or ask an admin to reset your password.", name, next_url)
-            response.headers["Retry-After"] = str(int(auth.LOGIN_WINDOW.total_seconds()))
+        reservation = await directory.reserve_login(rules, auth.LOGIN_WINDOW)
+        if reservation.retry_after:
+            log.warning("sign-in delayed %d s for name #%s from %s", reservation.retry_after,
+                        auth.name_digest(name), address)
+            response = _page(request, 429, "Too many failed attempts. Please wait "
+                             f"{_duration(reservation.retry_after)} and try again.",
+                             name, next_url)
+            response.headers["Retry-After"] = str(reservation.retry_after)
             return response
         agent = await directory.authenticate(name, password)
         if agent is None:
-            await directory.record_failure([user_key, address_key])
-            log.info("failed sign-in for %r from %s", name, request.remote)
+            await directory.settle_login(reservation, False)
+            log.info("failed sign-in for name #%s from %s", auth.name_digest(name), address)
             return _page(request, 401, "Wrong name or password.", name, next_url)
-        await directory.clear_failures(user_key)
+        await directory.settle_login(reservation, True, [rules[0].key])  # this name here
         token, _session = await directory.open_session(agent, auth.SESSION_LIFETIME)
     except StoreUnavailable:
         return _page(request, 503, "The console's database is unavailable. Try again shortly.",

@@ -1,14 +1,19 @@
-"""Verification against the real (seeded SQLite) CRM: right, wrong, locked, hostile."""
+"""Verification against the real (seeded SQLite) CRM: right, wrong, locked, hostile, guessed."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
 from bot.conversation.identity import (
-    MAX_FAILED_ATTEMPTS, contact_matches, parse_contact, parse_order_number, verify_customer,
+    MAX_FAILED_ATTEMPTS, VerificationLimits, calling_code, contact_matches, normalise_phone,
+    parse_contact, parse_order_number, verify_customer,
 )
+from bot.crm.models import CustomerRow, OrderRow
+from bot.database import make_engine
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -77,13 +82,84 @@ async def test_three_failures_lock_the_conversation_even_with_right_details(crm)
     assert (await verify_customer(crm, "conv-1", "RP-100001", "ada@example.com")).status == "locked"
 
 
-async def test_failures_on_one_order_lock_it_across_conversations(crm):
+async def test_failures_from_one_client_lock_it_across_its_conversations(crm):
     for attempt in range(MAX_FAILED_ATTEMPTS):
-        await verify_customer(crm, f"attacker-{attempt}", "RP-100001", "x@example.com")
-    result = await verify_customer(crm, "fresh-conversation", "RP-100001", "ada@example.com")
+        await verify_customer(crm, f"attacker-{attempt}", "RP-100001", "x@example.com",
+                              client="webchat:attacker")
+    result = await verify_customer(crm, "fresh-conversation", "RP-100001", "ada@example.com",
+                                   client="webchat:attacker")
     assert result.status == "locked"
-    other_order = await verify_customer(crm, "fresh-conversation", "RP-100004", "grace@example.org")
+    other_order = await verify_customer(crm, "fresh-conversation", "RP-100004",
+                                        "grace@example.org", client="webchat:someone-else")
     assert other_order.status == "verified"
+
+
+async def test_a_strangers_failures_do_not_lock_the_real_customer_out(crm):
+    """Lockouts are keyed on (order, client) and (contact, client), never the order alone."""
+    for attempt in range(MAX_FAILED_ATTEMPTS * 2):
+        await verify_customer(crm, f"attacker-{attempt}", "RP-100001", "x@example.com",
+                              client="rest:attacker")
+        await verify_customer(crm, f"attacker-{attempt}", "RP-100001", "ada@example.com",
+                              client="rest:attacker")
+    result = await verify_customer(crm, "ada-on-telegram", "RP-100001", "ada@example.com",
+                                   client="telegram:4242")
+    assert result.status == "verified"
+
+
+async def test_one_client_cannot_spread_guesses_over_many_orders(crm):
+    limits = VerificationLimits()
+    statuses = [
+        (await verify_customer(crm, f"c-{n}", f"RP-{500000 + n}", f"x{n}@example.com",
+                               client="webchat:sprayer")).status
+        for n in range(limits.per_client + 2)
+    ]
+    assert statuses[: limits.per_client - 1] == ["mismatch"] * (limits.per_client - 1)
+    assert set(statuses[limits.per_client - 1:]) == {"locked"}
+
+
+async def test_a_thousand_fresh_senders_against_one_email_unlock_nothing(crm, seeded_crm_url):
+    """The acceptance: 1,000 guesses, one new sender each, trip the breaker and unlock nothing;
+    the real customer still verifies from their own channel."""
+    engine = make_engine(seeded_crm_url)
+    with engine.connect() as connection:
+        victim_id, email = connection.execute(
+            select(CustomerRow.id, CustomerRow.email).where(CustomerRow.id.notlike("C-0000%"))
+            .order_by(CustomerRow.id).limit(1)).one()
+        victim_orders = set(connection.scalars(
+            select(OrderRow.number).where(OrderRow.customer_id == victim_id)))
+        sequential = any(number.startswith("RP-1100") for number in connection.scalars(
+            select(OrderRow.number)))
+    engine.dispose()
+    assert not sequential, "seeded order numbers must not be sequential"
+    limits = VerificationLimits()
+    now = datetime.now(timezone.utc)
+    guesses = [f"RP-{100007 + n}" for n in range(1000)]  # what a guesser tries: the next ones
+
+    async def guess(batch: range) -> list[str]:
+        return [(await verify_customer(crm, f"stranger-{n}", guesses[n], email, now=now,
+                                       client=f"webchat:stranger-{n}")).status for n in batch]
+
+    statuses = [status for batch in await asyncio.gather(
+        *(guess(range(start, 1000, 4)) for start in range(4))) for status in batch]
+    assert "verified" not in statuses
+    assert statuses.count("mismatch") <= limits.breaker_failures
+    assert statuses.count("paused") >= 1000 - limits.breaker_failures
+    assert not victim_orders & set(guesses)  # the next numbers after the demo's say nothing
+
+    # While the breaker is open nobody verifies with an e-mail, the real customer included...
+    ada = await verify_customer(crm, "ada-web", "RP-100001", "ada@example.com", now=now,
+                                client="webchat:ada")
+    assert ada.status == "paused"
+    # ...but a phone number Telegram vouches for is not guessable and still works,
+    by_phone = await verify_customer(crm, "ada-tg", "RP-100001", "+31612345678", now=now,
+                                     attested_phone=True, client="telegram:4242")
+    assert by_phone.status == "verified"
+    # and once the failures age out of the breaker's window, a client that never failed
+    # verifies as usual: the strangers' failures are theirs, not the order's or the e-mail's.
+    later = now + limits.breaker_window + timedelta(minutes=1)
+    again = await verify_customer(crm, "ada-web", "RP-100001", "ada@example.com", now=later,
+                                  client="webchat:ada")
+    assert again.status == "verified"
 
 
 async def test_the_lock_lifts_after_an_hour(crm):
@@ -92,3 +168,37 @@ async def test_the_lock_lifts_after_an_hour(crm):
     later = datetime.now(timezone.utc) + timedelta(hours=1, minutes=1)
     result = await verify_customer(crm, "conv-1", "RP-100001", "ada@example.com", now=later)
     assert result.status == "verified"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("+31 6 1234 5678", "+31612345678"),
+    ("+31 (0)6 1234 5678", "+31612345678"),
+    ("0031 6-1234-5678", "+31612345678"),
+    ("06 12345678", "+31612345678"),
+    ("+49 151 2345 6789", "+4915123456789"),
+    ("612345678", None),  # no prefix: which country? not a guess
+    ("+31 6 1234", None),
+    ("+31 6 1234 5678 9012 34", None),
+    ("call me", None),
+    ("", None),
+    (None, None),
+])
+def test_phone_numbers_are_normalised_to_e164(raw, expected):
+    assert normalise_phone(raw, "31") == expected
+
+
+def test_the_calling_code_comes_from_an_e164_number():
+    assert calling_code("+31 20 555 0142") == "31"
+    assert calling_code("+1 212 555 0100") == "1"
+    assert calling_code("+353 1 555 0100") == "353"
+    assert calling_code("020 555 0142") is None
+
+
+async def test_phone_verification_compares_the_whole_number(crm):
+    """Same last nine digits, another country: not the customer."""
+    wrong_country = await verify_customer(crm, "tg-1", "RP-100001", "+32612345678",
+                                          attested_phone=True, client="telegram:1")
+    assert wrong_country.status == "mismatch"
+    right = await verify_customer(crm, "tg-2", "RP-100001", "+31612345678",
+                                  attested_phone=True, client="telegram:2")
+    assert right.status == "verified"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.crm.cli import add_crm_commands
+from bot.crm.upgrade import head_revision
 from bot.settings import Settings
 
 from tests.support import PROJECT
@@ -28,7 +29,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def test_upgrade_seed_and_force(settings, capsys):
     assert _run(settings, "crm", "upgrade") == 0
-    assert "revision 0001" in capsys.readouterr().out
+    assert f"revision {head_revision()}" in capsys.readouterr().out
     assert _run(settings, "crm", "seed", "--customers", "20", "--today", "2026-03-16") == 0
     assert "seeded 20 customers" in capsys.readouterr().out
     assert _run(settings, "crm", "seed", "--customers", "20") == 1

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from bot.crm.interface import AttemptCounts, AttemptKeys
 from bot.crm import CaseNotFound, CustomerNotFound, NewCase, OfferNotFound, OrderNotFound
 
 from .helpers import row_counts
@@ -56,19 +57,27 @@ async def _lookups_fail_cleanly(any_crm, typed: str) -> None:
     assert await any_crm.find_identity("telegram", typed) is None
     assert await any_crm.find_identity(typed, "12345") is None
     since = datetime.now(timezone.utc) - timedelta(hours=1)
-    assert await any_crm.count_failed_verifications(
-        conversation_id=typed, order_number=typed, since=since) == 0
+    keys = AttemptKeys(conversation_id=typed, order_number=typed, client=typed,
+                       contact_hash=typed)
+    reservation = await any_crm.reserve_verification_attempt(keys, since=since,
+                                                             breaker_since=since)
+    assert reservation.counts == AttemptCounts(0, 0, 0, 0, 0)
+    await any_crm.settle_verification_attempt(reservation.attempt_id, "refused")
 
 
 async def test_hostile_order_numbers_in_attempts_are_logged_cleanly(any_crm, seeded):
     before = row_counts(seeded)
     since = datetime.now(timezone.utc) - timedelta(minutes=1)
     for index, typed in enumerate(HOSTILE):
-        await any_crm.record_verification_attempt(
-            conversation_id=f"conv-{index}", order_number=typed, succeeded=False)
-        assert await any_crm.count_failed_verifications(
-            conversation_id=f"conv-{index}", since=since) == 1
-        assert await any_crm.count_failed_verifications(order_number=typed, since=since) >= 1
+        keys = AttemptKeys(conversation_id=f"conv-{index}", order_number=typed,
+                           client=f"web:{index}", contact_hash=typed)
+        first = await any_crm.reserve_verification_attempt(keys, since=since,
+                                                           breaker_since=since)
+        await any_crm.settle_verification_attempt(first.attempt_id, "failed")
+        second = await any_crm.reserve_verification_attempt(keys, since=since,
+                                                            breaker_since=since)
+        assert second.counts.conversation == second.counts.order_client == 1
+        await any_crm.settle_verification_attempt(second.attempt_id, "refused")
     after = row_counts(seeded)
     assert after.pop("verification_attempts") == before.pop("verification_attempts") + len(HOSTILE)
     assert after == before

@@ -17,6 +17,7 @@ from bot.crm import (
     OrderNotFound,
 )
 from bot.crm.http import HttpCrm
+from bot.crm.interface import AttemptCounts, AttemptKeys
 from bot.crm.reference_server import create_crm_api
 from bot.crm.serialise import to_json
 
@@ -25,6 +26,9 @@ from .helpers import API_TOKEN
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the loop the fixtures run on
 
 ADA = "C-000000000001"
+KEYS = AttemptKeys(conversation_id="c", order_number="RP-100001", client="rest:app",
+                   contact_hash="h")
+NOW = datetime(2026, 11, 30, tzinfo=timezone.utc)
 
 
 async def test_http_answers_equal_the_sql_answers(crm, http_crm):
@@ -41,10 +45,17 @@ async def test_a_whole_complaint_over_http(crm, http_crm):
     assert await http_crm.find_identity("telegram", "43") is None
     await http_crm.link_identity("rest", "ada+shop@example.com:1=2", ADA)  # quoted in the path
     assert await crm.find_identity("rest", "ada+shop@example.com:1=2") == ADA
-    await http_crm.record_verification_attempt(
-        conversation_id="c1", order_number="RP-100003", succeeded=False)
     since = datetime.now(timezone.utc) - timedelta(minutes=1)
-    assert await http_crm.count_failed_verifications(conversation_id="c1", since=since) == 1
+    keys = AttemptKeys(conversation_id="c1", order_number="RP-100003", client="rest:app",
+                       contact_hash="h")
+    first = await http_crm.reserve_verification_attempt(keys, since=since, breaker_since=since)
+    assert first.counts == AttemptCounts(0, 0, 0, 0, 0)
+    await http_crm.settle_verification_attempt(first.attempt_id, "failed")
+    second = await http_crm.reserve_verification_attempt(keys, since=since, breaker_since=since)
+    assert second.counts == AttemptCounts(1, 1, 1, 1, 1)
+    await http_crm.settle_verification_attempt(second.attempt_id, "refused")
+    with pytest.raises(InvalidRequest):
+        await http_crm.settle_verification_attempt(second.attempt_id, "failed")  # forgotten
 
     case = await http_crm.open_case(NewCase(
         customer_id=ADA, order_number="RP-100003", category="damaged", severity="high",
@@ -191,8 +202,7 @@ async def test_a_post_is_not_retried_after_it_was_sent(scripted_crm):
     scripted = Scripted((503, "", 0), (201, "", 0))
     client = await scripted_crm(scripted)
     with pytest.raises(CrmUnavailable, match="503"):
-        await client.record_verification_attempt(
-            conversation_id="c", order_number="RP-100001", succeeded=False)
+        await client.reserve_verification_attempt(KEYS, since=NOW, breaker_since=NOW)
     assert len(scripted.requests) == 1
 
 
@@ -203,8 +213,7 @@ async def test_a_refused_connection_is_retried_then_unavailable():
     async with aiohttp.ClientSession() as session:
         client = HttpCrm(session, f"http://127.0.0.1:{port}", retries=2, backoff=0.01)
         with pytest.raises(CrmUnavailable, match="cannot connect"):
-            await client.record_verification_attempt(
-                conversation_id="c", order_number="RP-1", succeeded=True)
+            await client.reserve_verification_attempt(KEYS, since=NOW, breaker_since=NOW)
 
 
 @pytest.mark.parametrize("status, body, error", [

@@ -7,12 +7,14 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from bot.crm import (
     CaseNotFound, CrmUnavailable, CustomerNotFound, InvalidRequest, NewCase, OfferNotFound,
     OrderNotFound,
 )
+from bot.conversation.identity import MAX_FAILED_ATTEMPTS, verify_customer
+from bot.crm.interface import AttemptCounts, AttemptKeys
 from bot.database import make_engine
 from bot.crm.sql import SqlCrm
 
@@ -107,21 +109,48 @@ async def test_identities_link_find_and_relink(crm):
         await crm.link_identity("telegram", "a/b", ADA)
 
 
-async def test_verification_attempts_are_counted_and_never_store_the_secret(crm, seeded):
+def _keys(conversation: str = "conv-1", order: str = "RP-100001", client: str = "web:1",
+          contact: str = "h1") -> AttemptKeys:
+    return AttemptKeys(conversation_id=conversation, order_number=order, client=client,
+                       contact_hash=contact)
+
+
+async def test_verification_attempts_are_reserved_counted_and_never_store_the_secret(crm, seeded):
     since = datetime.now(timezone.utc) - timedelta(minutes=5)
-    for succeeded in (False, False, True):
-        await crm.record_verification_attempt(
-            conversation_id="conv-1", order_number="RP-100001", succeeded=succeeded)
-    await crm.record_verification_attempt(
-        conversation_id="conv-2", order_number="rp 100001", succeeded=False)
-    assert await crm.count_failed_verifications(conversation_id="conv-1", since=since) == 2
-    assert await crm.count_failed_verifications(order_number="RP-100001", since=since) == 3
-    assert await crm.count_failed_verifications(
-        conversation_id="conv-2", order_number="RP-100001", since=since) == 1
+    for outcome in ("failed", "failed", "succeeded", "refused"):
+        reservation = await crm.reserve_verification_attempt(
+            _keys(), since=since, breaker_since=since)
+        await crm.settle_verification_attempt(reservation.attempt_id, outcome)
+    pending = await crm.reserve_verification_attempt(  # not settled: counts as failed
+        _keys("conv-2", "rp 100001", "web:2", "h2"), since=since, breaker_since=since)
+    counts = (await crm.reserve_verification_attempt(
+        _keys("conv-1", "RP-100001", "web:2", "h1"), since=since, breaker_since=since)).counts
+    assert counts == AttemptCounts(conversation=2, order_client=1, contact_client=0, client=1,
+                                   everyone=3)
     naive_future = datetime.utcnow() + timedelta(minutes=1)
-    assert await crm.count_failed_verifications(conversation_id="conv-1", since=naive_future) == 0
+    later = (await crm.reserve_verification_attempt(
+        _keys(), since=naive_future, breaker_since=naive_future)).counts
+    assert later == AttemptCounts(0, 0, 0, 0, 0)
+    assert pending.attempt_id
     columns = {c["name"] for c in inspect(seeded).get_columns("verification_attempts")}
-    assert columns == {"id", "conversation_id", "order_number", "succeeded", "at"}
+    assert columns == {"id", "conversation_id", "order_number", "client", "contact_hash",
+                       "succeeded", "at"}
+    with pytest.raises(InvalidRequest):
+        await crm.settle_verification_attempt("999999", "failed")
+    with pytest.raises(InvalidRequest):
+        await crm.settle_verification_attempt(pending.attempt_id, "maybe")
+
+
+async def test_parallel_guesses_cannot_all_see_three_left(crm, seeded):
+    """20 guesses at once in one conversation: exactly three are compared, on both databases."""
+    results = await asyncio.gather(*(
+        verify_customer(crm, "one-conversation", "RP-100001", f"x{n}@example.com")
+        for n in range(20)))
+    assert {result.status for result in results} <= {"mismatch", "locked"}
+    with seeded.connect() as connection:
+        outcomes = connection.execute(text(
+            "SELECT succeeded FROM verification_attempts")).scalars().all()
+    assert [bool(outcome) for outcome in outcomes] == [False] * MAX_FAILED_ATTEMPTS
 
 
 async def test_open_get_and_update_a_case(crm):
@@ -196,15 +225,19 @@ async def test_interactions_need_a_known_customer(crm):
 
 
 async def test_concurrent_calls_do_not_interfere(crm):
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+
     async def one(index: int) -> str:
         await crm.link_identity("webchat", f"user-{index % 5}", ADA if index % 2 else GRACE)
-        await crm.record_verification_attempt(
-            conversation_id=f"c{index}", order_number="RP-100002", succeeded=False)
+        reservation = await crm.reserve_verification_attempt(
+            _keys(f"c{index}", "RP-100002", f"web:{index}"), since=since, breaker_since=since)
+        await crm.settle_verification_attempt(reservation.attempt_id, "failed")
         return (await crm.get_order("RP-100002")).number
 
     assert set(await asyncio.gather(*(one(i) for i in range(40)))) == {"RP-100002"}
-    since = datetime.now(timezone.utc) - timedelta(minutes=1)
-    assert await crm.count_failed_verifications(order_number="RP-100002", since=since) == 40
+    counts = (await crm.reserve_verification_attempt(
+        _keys("c-last", "RP-100002"), since=since, breaker_since=since)).counts
+    assert counts.everyone == 40
 
 
 async def test_database_errors_become_crm_unavailable(tmp_path):

@@ -158,12 +158,12 @@ class Console:
         self.name = name
         self.csrf = ""
 
-    async def sign_in(self, password: str = PASSWORD) -> int:
+    async def sign_in(self, password: str = PASSWORD, headers: Optional[dict] = None) -> int:
         page = await self.client.get("/login")
         token = re.search(r'name="login_token" value="([^"]+)"', await page.text()).group(1)
         answer = await self.client.post("/login", data={
             "name": self.name, "password": password, "login_token": token, "next": "/console"},
-            allow_redirects=False)
+            allow_redirects=False, headers=headers)
         if answer.status == 303:
             queue = await self.client.get("/console")
             self.csrf = re.search(r'name="csrf-token" content="([^"]+)"',

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
+from bot.handoff.tables import login_failures
 from bot.hub import auth, keys
 from tests.bot.hub.conftest import PASSWORD, Console, waiting_handoff
 
@@ -90,29 +93,88 @@ async def test_the_login_form_needs_its_signed_token(hub):
     assert (await hub.get("/api/console/queue")).status == 401
 
 
-async def test_sign_in_is_throttled_per_name(hub):
+async def test_sign_in_is_slowed_per_name(hub):
     await hub.server.app[keys.AGENTS].add("sam", "agent", PASSWORD)
     browser = Console(hub, "sam")
-    for _ in range(auth.MAX_FAILURES_PER_NAME):
+    for _ in range(auth.PER_NAME_AND_ADDRESS["free"]):
         assert await browser.sign_in("wrong password!") == 401
     assert await browser.sign_in(PASSWORD) == 429  # even the right password waits
     assert await Console(hub, "kim").sign_in("whatever it is") == 401  # other names go on
 
 
-async def test_sign_in_is_throttled_per_address(hub, monkeypatch):
-    monkeypatch.setattr(auth, "MAX_FAILURES_PER_ADDRESS", 3)
-    for number in range(3):
-        assert await Console(hub, f"guess{number}").sign_in("wrong password!") == 401
-    assert await Console(hub, "guess9").sign_in("wrong password!") == 429
+async def test_a_slowed_sign_in_says_how_long_and_works_after_the_wait(hub):
+    await hub.server.app[keys.AGENTS].add("sam", "agent", PASSWORD)
+    browser = Console(hub, "sam")
+    waits = []
+    for _ in range(auth.PER_NAME_AND_ADDRESS["free"] + 6):
+        if await browser.sign_in("wrong password!") == 429:
+            waits.append(await retry_after(hub, "sam"))
+            await age_failures(hub, timedelta(seconds=waits[-1] + 1))
+    assert waits and waits == sorted(waits) and waits[-1] > waits[0]  # progressive
+    await age_failures(hub, timedelta(minutes=20))
+    assert await browser.sign_in(PASSWORD) == 303  # a delay, never a lockout
 
 
-async def test_passwords_never_reach_the_log(hub, caplog):
+async def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(
+        aiohttp_client, hub_settings, sender):
+    """20 bad sign-ins through the proxy used to lock every agent out (all from 127.0.0.1)."""
+    from bot.channel_registry import ChannelPlugin, ChannelRegistry
+    from bot.hub.app import create_app
+
+    settings = hub_settings.with_changes(trusted_proxies=("127.0.0.1",))
+    recording = ChannelPlugin("recording", reaches=("webchat", "rest", "telegram"),
+                              make_sender=lambda settings: sender)
+    client = await aiohttp_client(create_app(settings, channels=ChannelRegistry([recording])))
+    await client.server.app[keys.AGENTS].add("sam", "agent", PASSWORD)
+    for number in range(auth.PER_ADDRESS["free"] + 5):
+        status = await Console(client, f"guess{number}").sign_in(
+            "wrong password!", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert status in (401, 429)
+    assert await Console(client, "guess99").sign_in(
+        "wrong password!", headers={"X-Forwarded-For": "203.0.113.9"}) == 429
+    assert await Console(client, "sam").sign_in(
+        PASSWORD, headers={"X-Forwarded-For": "198.51.100.7"}) == 303
+
+
+async def test_without_a_trusted_proxy_forwarded_for_is_ignored(hub):
+    for number in range(auth.PER_ADDRESS["free"]):
+        await Console(hub, f"guess{number}").sign_in(
+            "wrong password!", headers={"X-Forwarded-For": f"203.0.113.{number}"})
+    assert await Console(hub, "guess99").sign_in(
+        "wrong password!", headers={"X-Forwarded-For": "198.51.100.7"}) == 429
+
+
+async def test_passwords_and_failed_names_never_reach_the_log(hub, caplog):
     caplog.set_level(logging.DEBUG)
     await hub.server.app[keys.AGENTS].add("sam", "agent", PASSWORD)
     await Console(hub, "sam").sign_in("a wrong secret guess")
+    await Console(hub, "my-Secret-Passw0rd").sign_in("typed in the wrong field")
     await Console(hub, "sam").sign_in(PASSWORD)
     assert "secret guess" not in caplog.text and PASSWORD not in caplog.text
+    assert "my-Secret-Passw0rd" not in caplog.text
     assert "failed sign-in" in caplog.text
+    assert f"#{auth.name_digest('my-Secret-Passw0rd')}" in caplog.text
+
+
+async def retry_after(client, name: str) -> int:
+    page = await client.get("/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', await page.text()).group(1)
+    answer = await client.post("/login", data={"name": name, "password": "x" * 12,
+                                               "login_token": token}, allow_redirects=False)
+    assert answer.status == 429
+    return int(answer.headers["Retry-After"])
+
+
+async def age_failures(client, by: timedelta) -> None:
+    """Let time pass for the throttle: every recorded failure becomes older by `by`."""
+    await client.server.app[keys.AGENTS].db.run(older, by)
+
+
+def older(conn, by: timedelta) -> None:
+    """Every login failure `by` older (in Python: SQLite has no datetime arithmetic)."""
+    for row in conn.execute(select(login_failures.c.id, login_failures.c.at)).all():
+        conn.execute(update(login_failures).where(login_failures.c.id == row.id)
+                     .values(at=row.at - by))
 
 
 async def test_a_forged_or_missing_csrf_token_is_refused(hub, console, desk):

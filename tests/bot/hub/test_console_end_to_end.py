@@ -33,7 +33,9 @@ from tests.channels.telegram.conftest import (  # noqa: F401 (fake_api: a fixtur
 )
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.channels.telegram.updates import callback_update, text_update
-from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env
+from tests.support.stack import (
+    PROJECT, Stack, http, rasa_api_headers, rest_conversation, stack_env,
+)
 from tests.support.browser import chromium, require_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -330,7 +332,7 @@ async def test_a_telegram_customer_talks_to_an_agent_and_back_to_the_bot(
 
     handoff = await handoff_record(stack, handoff_id, until=lambda h: h.csat is not None)
     assert (handoff.state, handoff.csat, handoff.channel) == ("resolved", 4, "telegram")
-    assert_bot_silent_while_a_person_had_it(tracker(stack, str(chat))["events"], AGENT)
+    assert_bot_silent_while_a_person_had_it(tracker(stack, f"tg-{chat}")["events"], AGENT)
     assert agent_errors == []
     await agent_context.close()
 
@@ -353,7 +355,8 @@ async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resum
         store = HandoffStore(db)
         deadline = time.monotonic() + MAX_WAIT_S + 30
         while True:  # until the callback is arranged, noted and handed back to the bot
-            grace = [h for h in await store.recent(100) if h.conversation_id == sender]
+            grace = [h for h in await store.recent(100)
+                     if h.conversation_id == rest_conversation(sender)]
             handoff = grace[0] if grace else None
             notes = [n.text for n in await store.notes(handoff.id)] if handoff else []
             if (handoff and handoff.case_id and handoff.handback is None
@@ -364,7 +367,7 @@ async def test_nobody_claims_in_time_so_a_callback_is_arranged_and_the_bot_resum
     finally:
         await db.close()
     assert handoff.state == "callback"
-    state = tracker(stack, sender)
+    state = tracker(stack, rest_conversation(sender))
     events = state["events"]
     assert state.get("paused") is False
     told = [e for e in events if e["event"] == "bot"][-1]

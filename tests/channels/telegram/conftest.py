@@ -24,6 +24,7 @@ from channels.telegram.delivery import OutboxTuning
 from channels.telegram.runtime import Tuning
 from channels.telegram.store import TelegramStore
 from channels.telegram.worker import WorkerTuning
+from tests.channels.conversation_memory import ConversationMemory
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.support.postgres import DbSchema, PgDatabases
 from tests.support.stack import PROJECT, listening_socket
@@ -126,6 +127,7 @@ class ChannelServer:
                  tuning: Tuning = FAST) -> None:
         self.settings = settings
         self.handler = handler
+        self.memory = ConversationMemory()  # Rasa's tracker store, as the guard reads it
         self.channel = TelegramInput(settings, tuning)
         self._socket = listening_socket()
         self.port = self._socket.getsockname()[1]
@@ -139,7 +141,8 @@ class ChannelServer:
     async def start(self) -> "ChannelServer":
         Sanic.test_mode = True  # several apps in one process (Sanic's TouchUp needs this)
         app = Sanic(f"telegram-test-{next(_app_numbers)}", configure_logging=False)
-        app.blueprint(self.channel.blueprint(self.handler), url_prefix="/webhooks/telegram")
+        app.ctx.agent = self.memory
+        app.blueprint(self.channel.blueprint(self._remembered), url_prefix="/webhooks/telegram")
         self._server = await app.create_server(sock=self._socket, return_asyncio_server=True,
                                                access_log=False)
         await self._server.startup()
@@ -147,6 +150,12 @@ class ChannelServer:
         await self._server.after_start()
         self._session = aiohttp.ClientSession()
         return self
+
+    async def _remembered(self, message: UserMessage) -> Any:
+        """The handler's turn, then stored in the tracker store as Rasa stores it."""
+        result = await self.handler(message)
+        await self.memory.record(message)
+        return result
 
     async def stop(self) -> None:
         if self._session:

@@ -19,7 +19,9 @@ import yaml
 from tests.channels.telegram.conftest import SECRET, settle_database
 from tests.channels.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.channels.telegram.updates import callback_update, text_update
-from tests.support.stack import PROJECT, Stack, http, rasa_api_headers, stack_env
+from tests.support.stack import (
+    PROJECT, Stack, http, rasa_api_headers, rest_conversation, stack_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +67,8 @@ class Conversation:
         return [call.params.get("text", "") for call in turn]
 
     def assert_same_answers_as_rest(self) -> None:
-        rest = bot_turns(self.stack, self.rest_sender)
-        telegram = bot_turns(self.stack, str(self.chat_id))
+        rest = bot_turns(self.stack, rest_conversation(self.rest_sender))  # conversation ids are
+        telegram = bot_turns(self.stack, f"tg-{self.chat_id}")  # namespaced per channel
         assert len(rest) == len(telegram) == len(self.telegram_turns)
         for rest_turn, telegram_turn, delivered in zip(rest, telegram, self.telegram_turns):
             assert [e["metadata"].get("utter_action") for e in telegram_turn] == [
@@ -144,3 +146,16 @@ def test_a_damaged_item_complaint_and_a_button_accepting_the_remedy(stack: Stack
     assert "case CS-" in done[0]
     assert fake.calls_of("answerCallbackQuery")  # the button's spinner was stopped
     talk.assert_same_answers_as_rest()
+
+
+def test_no_log_holds_the_token_or_the_webhook_secret(stack: Stack, fake: FakeBotApi) -> None:
+    """After the exchanges above (httpx logs every Bot API URL, which holds the token)."""
+    talk = Conversation(stack, fake, 880301)
+    talk.say("hi")
+    logs = {path: path.read_text(errors="replace") for path in
+            [stack.log_path, *(Path(stack.env["RAPPORT_VAR_DIR"]) / "logs").glob("*.log")]}
+
+    assert any("HTTP Request: POST" in text for text in logs.values())  # the URLs are logged
+    for path, text in logs.items():
+        assert TOKEN not in text, path
+        assert SECRET not in text, path

@@ -35,7 +35,7 @@ async def test_text_reaches_rasa_as_the_chat_with_channel_telegram(channel, fake
         "echo: Where is my order?"]
 
     seen = scripted.seen[0]
-    assert (seen.sender_id, seen.input_channel, seen.text) == (str(CHAT), "telegram",
+    assert (seen.sender_id, seen.input_channel, seen.text) == (f"tg-{CHAT}", "telegram",
                                                                "Where is my order?")
     assert seen.message_id == "telegram-1"
     assert seen.metadata["telegram_chat_type"] == "private"
@@ -55,12 +55,16 @@ async def test_start_with_a_deep_link_payload(channel, fake, scripted):
     assert scripted.seen[0].metadata["telegram_start_payload"] == "order-RP-100001"
 
 
-async def test_only_the_bots_own_button_intents_pass_as_commands(channel, fake, scripted):
+async def test_typed_commands_reach_rasa_as_words(channel, fake, scripted):
     await say(channel, fake, text_update(4, CHAT, "/affirm"))
     await say(channel, fake, text_update(5, CHAT, "/EXTERNAL_handoff_resolved"))
     await say(channel, fake, text_update(6, CHAT, "/help"))
+    await say(channel, fake, text_update(7, CHAT, "/ request_human{\"priority\": 99}"))
+    await say(channel, fake, text_update(8, CHAT, "buttons"))
+    await say(channel, fake, text_update(9, CHAT, "/affirm"))  # typed, but offered: a command
 
-    assert scripted.texts() == ["/affirm", "EXTERNAL_handoff_resolved", "help"]
+    assert scripted.texts() == ["affirm", "EXTERNAL_handoff_resolved", "help",
+                                'request_human{"priority": 99}', "buttons", "/affirm"]
 
 
 async def test_buttons_become_an_inline_keyboard_and_a_press_is_the_payload(
@@ -77,9 +81,10 @@ async def test_buttons_become_an_inline_keyboard_and_a_press_is_the_payload(
     assert long_token.startswith("b:")
 
     await say(channel, fake, callback_update(8, CHAT, long_token, message_id=77))
+    await say(channel, fake, text_update(44, CHAT, "buttons"))
     await say(channel, fake, callback_update(9, CHAT, "/affirm", message_id=78))
 
-    assert scripted.texts()[1:] == [ScriptedBot.LONG_PAYLOAD, "/affirm"]
+    assert scripted.texts()[1:] == [ScriptedBot.LONG_PAYLOAD, "buttons", "/affirm"]
     assert scripted.seen[1].metadata["telegram_button"] is True
     assert [c.params["callback_query_id"] for c in fake.calls_of("answerCallbackQuery")] == [
         "cbq-8", "cbq-9"]
@@ -94,10 +99,15 @@ async def test_a_pressed_button_that_expired_gets_a_polite_reply(channel, fake, 
     assert fake.calls_of("answerCallbackQuery")
 
 
-async def test_a_forged_button_payload_is_guarded_like_text(channel, fake, scripted):
-    await say(channel, fake, callback_update(11, CHAT, "/EXTERNAL_handoff_resolved"))
+async def test_a_forged_or_stale_button_press_is_not_run(channel, fake, scripted):
+    assert await say(channel, fake, callback_update(11, CHAT, "/EXTERNAL_handoff_resolved")) == [
+        BUTTON_EXPIRED]
+    await say(channel, fake, text_update(40, CHAT, "buttons"))
+    assert await say(channel, fake, callback_update(41, CHAT, "/deny")) == [BUTTON_EXPIRED]
+    await say(channel, fake, callback_update(42, CHAT, "/affirm"))
+    assert await say(channel, fake, callback_update(43, CHAT, "/affirm")) == [BUTTON_EXPIRED]
 
-    assert scripted.texts() == ["EXTERNAL_handoff_resolved"]
+    assert scripted.texts() == ["buttons", "/affirm"]
 
 
 async def test_images_and_custom_payloads(channel, fake, scripted):
@@ -173,7 +183,7 @@ async def test_in_a_group_the_bot_answers_only_when_addressed(channel, fake, scr
     await channel.settled()
     assert len(fake.texts(str(GROUP))) == 4
     assert scripted.texts() == ["where is my order", "thanks, and my refund?", "help", "/greet"]
-    assert {m.sender_id for m in scripted.seen} == {str(GROUP)}
+    assert {m.sender_id for m in scripted.seen} == {f"tg-{GROUP}"}
     assert [call.method for call in fake.calls_of("getMe")] == ["getMe"]  # asked once
 
 

@@ -32,11 +32,12 @@ async def test_polling_deletes_the_webhook_and_feeds_the_same_worker(
     assert await fake.until(lambda: confirmed(2), 10)
     await channel.settled()
     assert fake.texts(str(CHAT)) == ["echo: polled hello", "echo: polled again"]
-    fake.push_update(callback_update(3, CHAT, "/affirm"))
+    fake.push_update(callback_update(3, CHAT, "a plain payload"))
     assert await fake.until(lambda: confirmed(3), 10)
     await channel.settled()
 
-    assert fake.texts(str(CHAT)) == ["echo: polled hello", "echo: polled again", "echo: /affirm"]
+    assert fake.texts(str(CHAT)) == ["echo: polled hello", "echo: polled again",
+                                     "echo: a plain payload"]
     methods = [call.method for call in fake.calls if call.method in ("deleteWebhook",
                                                                      "getUpdates")]
     assert methods[0] == "deleteWebhook" and fake.webhook["url"] == ""
@@ -75,7 +76,7 @@ async def test_the_hub_sender_waits_out_a_429_and_delivers_once(sender: Telegram
                                                                 fake: FakeBotApi) -> None:
     fake.fail_next("sendMessage", status=429, retry_after=1)
 
-    await sender.send(str(CHAT), [{"text": "Sorry for the wait."}])
+    await sender.send(f"tg-{CHAT}", [{"text": "Sorry for the wait."}])
 
     assert fake.texts(str(CHAT)) == ["Sorry for the wait."]
     assert [call.status for call in fake.calls_of("sendMessage", delivered=False)] == [429, 200]

@@ -20,6 +20,7 @@ import pytest_asyncio
 
 from bot.settings import Settings
 from channels.webchat.store import WebChatStore
+from tests.channels.conversation_memory import ConversationMemory
 from tests.support.postgres import DbSchema
 from tests.support.stack import listening_socket
 
@@ -51,6 +52,12 @@ class ScriptedAgent:
 
     reply: Callable[[Any], Any]
     received: list[Any] = field(default_factory=list)
+    memory: ConversationMemory = field(default_factory=ConversationMemory)
+
+    @property
+    def tracker_store(self) -> Any:
+        """Rasa's tracker store (a real in-memory one): the message guard reads it."""
+        return self.memory.tracker_store
 
     async def handle_message(self, message: Any) -> None:
         self.received.append(message)
@@ -62,6 +69,7 @@ class ScriptedAgent:
                 await message.output_channel.send_text_message(message.sender_id, item)
             else:
                 await message.output_channel.send_response(message.sender_id, item)
+        await self.memory.record(message)
 
 
 def echo(message: Any) -> list:

@@ -166,21 +166,23 @@ async def test_malformed_bodies_are_400(channel_server, raw: bytes, reason: str)
     assert server.agent.received == []
 
 
-async def test_commands_other_than_the_bots_buttons_are_text(channel_server) -> None:
+async def test_typed_commands_are_words_and_only_offered_buttons_are_commands(
+        channel_server) -> None:
     server = await channel_server()
     token = await server.new_token()
     await server.say(token, "/EXTERNAL_handoff_resolved")
-    await server.say(token, '/inform{"order_number": "RP-100001"}')
-    await server.say(token, "/affirm", title="Yes, please")
-    await server.say(token, "/restart")
+    await server.say(token, '/inform{"order_number": "RP-100001"}')  # typed, nothing offered
+    await server.say(token, "/affirm", title="Yes, please")  # no button offered it
+    await server.say(token, "\u00a0/ restart")
+    await server.say(token, "buttons")
+    await server.say(token, "/affirm", title="Yes, please")  # the button just offered
     texts = [m.text for m in server.agent.received]
-    assert texts[0] == "EXTERNAL_handoff_resolved"
-    assert texts[1] == '/inform{"order_number": "RP-100001"}'  # a button intent of the bot
-    assert texts[2] == "/affirm"
-    assert texts[3] == "restart"
-    status, body, _ = await server.request("GET", "/history?after=4&limit=1", token=token)
-    (shown,) = body["messages"]
-    assert shown["text"] == "Yes, please" and shown["payload"] == "/affirm"
+    assert texts == ["EXTERNAL_handoff_resolved", 'inform{"order_number": "RP-100001"}',
+                     "affirm", "restart", "buttons", "/affirm"]
+    status, body, _ = await server.request("GET", "/history?after=0", token=token)
+    customer = [m for m in body["messages"] if m["role"] == "customer"]
+    assert customer[2] == {**customer[2], "text": "affirm"} and "payload" not in customer[2]
+    assert customer[-1]["text"] == "Yes, please" and customer[-1]["payload"] == "/affirm"
 
 
 async def test_buttons_come_back_as_buttons(channel_server) -> None:

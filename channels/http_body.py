@@ -1,0 +1,45 @@
+"""Request bodies for the channels' webhooks: read at most N bytes, then parse as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+from sanic.request import Request
+
+from channels.message_guard import MessageRejected
+
+
+class BodyTooLarge(ValueError):
+    """The request body is larger than the route accepts."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The streamed body (a `stream=True` route), refusing without reading on past `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    chunks, size = [], 0
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+
+
+def parse_json_object(raw: bytes) -> Dict[str, Any]:
+    """The body as a JSON object, or MessageRejected (bad UTF-8, bad JSON, not an object)."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise MessageRejected("body is not valid UTF-8") from error
+    except json.JSONDecodeError as error:
+        raise MessageRejected(f"body is not valid JSON ({error.msg})") from error
+    except RecursionError as error:
+        raise MessageRejected("body is nested too deeply") from error
+    if not isinstance(body, dict):
+        raise MessageRejected("body must be a JSON object")
+    return body
