@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from bot.errors import RapportError
 from bot.settings import Settings
 
 EXIT_ERROR = 2
+LOCAL_INTEGRATION = "terminal"  # the REST integration `rapport run` makes when none is set
+LOCAL_TOKEN_FILE = "terminal-token"  # under var/, owner-only
 
 
 class CliError(RapportError, RuntimeError):
@@ -120,6 +123,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                  ("rasa_jwt_secret", "actions_secret", "verification_secret")
                  if not getattr(settings, name)}
     settings = settings.with_changes(**generated)
+    local_token = not settings.rest_tokens
+    if local_token:  # a local integration, so `rapport chat` works out of the box
+        settings = settings.with_changes(rest_tokens=((LOCAL_INTEGRATION,
+                                                       local_rest_token(settings)),))
     model = current_model(settings)
     if model is None:
         _say("no model matches the current config, domain and data: training one now...")
@@ -146,6 +153,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         _say(f"  agent console {settings.hub_url}/console   (accounts: rapport agent add NAME)")
         _say(f"  actions       {settings.actions_url}")
         _say("  talk to it:   rapport chat      stop: Ctrl-C")
+        if local_token:
+            _say(f"  REST token    {settings.var_dir / LOCAL_TOKEN_FILE} "
+                 "(Authorization: Bearer ...; set RAPPORT_REST_TOKENS to choose your own)")
         supervisor.watch()
     except KeyboardInterrupt:
         pass  # Ctrl-C during start-up: stop whatever started, below
@@ -178,10 +188,32 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def local_rest_token(settings: Settings) -> str:
+    """The `terminal` integration's token when none is configured: made once, kept private.
+
+    Stored in `var/` readable by its owner only, so `rapport chat` and a developer's curl on
+    this machine can use it; a deployment sets RAPPORT_REST_TOKENS instead.
+    """
+    path = settings.var_dir / LOCAL_TOKEN_FILE
+    if path.exists():
+        token = path.read_text(encoding="utf-8").strip()
+        if len(token) >= 24:
+            return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return token
+
+
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops.terminal_chat import chat
 
     tokens = dict(settings.rest_tokens)
+    token_file = settings.var_dir / LOCAL_TOKEN_FILE
+    if not tokens and token_file.exists():  # the one `rapport run` made for this machine
+        tokens = {LOCAL_INTEGRATION: token_file.read_text(encoding="utf-8").strip()}
     name = args.integration or ("terminal" if "terminal" in tokens else next(iter(tokens), None))
     if name not in tokens:
         raise CliError("rapport chat talks over the REST channel, which needs an integration "

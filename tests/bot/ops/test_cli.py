@@ -93,3 +93,22 @@ def test_setup_without_python_310_says_so(tmp_path):
                             env={"PATH": str(bin_dir), "HOME": str(tmp_path)})
     assert result.returncode == 1
     assert "Python 3.10 is required" in result.stderr
+
+
+def test_run_makes_one_private_local_rest_token(tmp_path):
+    from bot.ops.cli import LOCAL_TOKEN_FILE, local_rest_token
+    from bot.settings import Settings
+
+    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT),
+                                  "RAPPORT_VAR_DIR": str(tmp_path / "var")})
+    token = local_rest_token(settings)
+    path = tmp_path / "var" / LOCAL_TOKEN_FILE
+    assert len(token) >= 24 and path.read_text().strip() == token
+    assert path.stat().st_mode & 0o777 == 0o600  # nobody else on the machine can read it
+    assert local_rest_token(settings) == token  # the same on the next run
+
+
+def test_chat_without_any_rest_token_says_what_to_set(tmp_path):
+    env = {"RAPPORT_VAR_DIR": str(tmp_path / "var"), "RAPPORT_REST_TOKENS": ""}
+    line = one_clear_line(rapport("chat", env=env))
+    assert "RAPPORT_REST_TOKENS" in line
