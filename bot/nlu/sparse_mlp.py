@@ -91,11 +91,11 @@ class NgramFeaturizer:
 
     @property
     def n_features(self) -> int:
-        return sum(len(v.vocabulary_) for v in self._vectorizers.values())
+        return sum(len(_vocabulary(v)) for v in self._vectorizers.values())
 
     def to_state(self) -> Dict[str, Any]:
         """JSON-able vocabularies and the IDF arrays, enough to rebuild the vectorizers."""
-        vocab = {b: {term: int(i) for term, i in v.vocabulary_.items()}
+        vocab = {b: {term: int(i) for term, i in _vocabulary(v).items()}
                  for b, v in self._vectorizers.items()}
         return {"vocabulary": vocab, "arrays": {f"idf_{b}": i for b, i in self._idf.items()}}
 
@@ -201,3 +201,9 @@ def train_mlp(features: sp.csr_matrix, labels: np.ndarray, n_classes: int, *,
             moments[0][cols], squares[0][cols] = m, v
             w1[cols] = w1_rows - lr_t * m / (np.sqrt(v) + eps)
     return MlpWeights(w1, b1, w2, b2)
+
+
+def _vocabulary(vectorizer: CountVectorizer) -> Dict[str, int]:
+    """A vectorizer's terms, fitted or given (sklearn sets `vocabulary_` on first use only)."""
+    fitted = getattr(vectorizer, "vocabulary_", None)
+    return fitted if fitted is not None else vectorizer.vocabulary
