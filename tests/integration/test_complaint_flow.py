@@ -29,11 +29,9 @@ def crm_url(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def stack(crm_url: str, trained_model: Path, tmp_path_factory):
     db_dir = tmp_path_factory.mktemp("complaint-stack")
-    stack = Stack(stack_env(trained_model, db_dir, RAPPORT_CRM_URL=crm_url),
-                  log_path=db_dir / "rapport-run.log")
-    stack.start()
-    yield stack
-    stack.stop()
+    with Stack(stack_env(trained_model, db_dir, RAPPORT_CRM_URL=crm_url),
+              log_path=db_dir / "rapport-run.log") as stack:
+        yield stack
 
 
 def joined(replies: list[dict]) -> str:

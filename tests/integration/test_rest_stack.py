@@ -32,10 +32,8 @@ def responses(name: str) -> list[str]:
 @pytest.fixture(scope="module")
 def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory):
     db_dir = tmp_path_factory.mktemp("rest-stack")
-    stack = Stack(stack_env(trained_model, db_dir), log_path=db_dir / "rapport-run.log")
-    stack.start()
-    yield stack
-    stack.stop()
+    with Stack(stack_env(trained_model, db_dir), log_path=db_dir / "rapport-run.log") as stack:
+        yield stack
 
 
 def test_all_three_services_are_up(stack: Stack):

@@ -26,10 +26,8 @@ WRONG_CONTACTS = ("eve@example.com", "mallory@example.com", "trudy@example.com")
 @pytest.fixture(scope="module")
 def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory):
     db_dir = tmp_path_factory.mktemp("verification-lock")
-    stack = Stack(stack_env(trained_model, db_dir), log_path=db_dir / "rapport-run.log")
-    stack.start()
-    yield stack
-    stack.stop()
+    with Stack(stack_env(trained_model, db_dir), log_path=db_dir / "rapport-run.log") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

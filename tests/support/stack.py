@@ -93,6 +93,13 @@ class Stack:
     def actions_url(self) -> str:
         return f"http://127.0.0.1:{self.env['RAPPORT_ACTIONS_PORT']}"
 
+    def __enter__(self) -> "Stack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def start(self, timeout: float = 420.0) -> None:
         """Start `rapport run`; on new ports if one was taken between picking and binding."""
         for _ in range(START_ATTEMPTS - 1):

@@ -70,12 +70,8 @@ def stack(trained_model: Path, fake_api: FakeBotApi,  # noqa: F811
                            capture_output=True, cwd=PROJECT, env={**os.environ, **env}, timeout=60)
     assert added.returncode == 0, added.stderr
     assert PASSWORD not in added.stdout + added.stderr
-    stack = Stack(env, log_path=db_dir / "rapport-run.log")
-    stack.start()
-    try:
+    with Stack(env, log_path=db_dir / "rapport-run.log") as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest_asyncio.fixture(scope="module")

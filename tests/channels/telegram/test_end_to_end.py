@@ -36,10 +36,8 @@ def stack(trained_model: Path, fake_api: FakeBotApi,
     env = stack_env(trained_model, db_dir, RAPPORT_TELEGRAM_TOKEN=TOKEN,
                     RAPPORT_TELEGRAM_WEBHOOK_SECRET=SECRET,
                     RAPPORT_TELEGRAM_API_URL=fake_api.base_url)
-    stack = Stack(env, log_path=db_dir / "rapport-run.log")
-    stack.start()
-    yield stack
-    stack.stop()
+    with Stack(env, log_path=db_dir / "rapport-run.log") as stack:
+        yield stack
 
 
 class Conversation:

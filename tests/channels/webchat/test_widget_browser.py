@@ -60,12 +60,8 @@ FOCUSED = """() => { const r = document.querySelector('#rapport-webchat').shadow
 def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_chromium()
     db_dir = tmp_path_factory.mktemp("webchat-stack")
-    stack = Stack(stack_env(trained_model, db_dir), db_dir / "rapport-run.log")
-    stack.start()
-    try:
+    with Stack(stack_env(trained_model, db_dir), db_dir / "rapport-run.log") as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest_asyncio.fixture(scope="module")
