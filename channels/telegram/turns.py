@@ -18,6 +18,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from channels.message_guard import MessageRejected, check_command, check_text
+from channels.rate_limit import FLOOD_REPLY, flood_limiter
 from bot.settings import Settings
 from channels.telegram.api import BotApi
 from channels.telegram.inbound import (
@@ -50,6 +51,7 @@ class TurnRunner:
         self.api = api
         self.handler = handler
         self.tracker_store = tracker_store
+        self.flood = flood_limiter(settings)
 
     async def run(self, stored: StoredUpdate) -> list[dict[str, Any]]:
         update = telegram.Update.de_json(json.loads(stored.payload), None)
@@ -67,6 +69,9 @@ class TurnRunner:
     async def _turn(self, stored: StoredUpdate, turn: RasaTurn) -> list[dict[str, Any]]:
         chat_id = str(stored.chat_id)
         conversation_id = conversation_id_for(chat_id)  # Rasa's sender id: `tg-<chat id>`
+        verdict = self.flood.take(conversation_id)
+        if not verdict.allowed:  # say so once, then drop the flood until the bucket refills
+            return [{"text": FLOOD_REPLY}] if verdict.first_refusal else []
         if turn.keyboard_message_id is not None:
             await self.api.remove_keyboard(chat_id, turn.keyboard_message_id)
         text: Optional[str] = turn.text
