@@ -154,3 +154,19 @@ async def test_unknown_accounts_cannot_be_changed(directory):
         await directory.set_password("ghost", PASSWORD)
     with pytest.raises(AgentError, match="no agent called"):
         await directory.set_active("ghost", False)
+
+
+async def test_a_display_name_lives_beside_the_account(directory):
+    sam = await directory.add("skowalski", "agent", PASSWORD, display_name="Sam")
+    kim = await directory.add("kim", "agent", PASSWORD)
+    assert (sam.display_name, sam.shown_name, kim.display_name, kim.shown_name) == \
+        ("Sam", "Sam", None, "kim")
+    signed_in = await directory.authenticate("SKowalski", PASSWORD)
+    token, _ = await directory.open_session(signed_in, timedelta(hours=1))
+    session = await directory.session(token, timedelta(hours=1))
+    assert (session.agent.name, session.agent.shown_name) == ("skowalski", "Sam")
+    await directory.set_display_name("kim", "Kim B.")
+    assert {a.name: a.shown_name for a in await directory.list()} == \
+        {"skowalski": "Sam", "kim": "Kim B."}
+    with pytest.raises(AgentError):
+        await directory.set_display_name("nobody", "X")
