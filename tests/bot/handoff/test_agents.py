@@ -170,3 +170,24 @@ async def test_a_display_name_lives_beside_the_account(directory):
         {"skowalski": "Sam", "kim": "Kim B."}
     with pytest.raises(AgentError):
         await directory.set_display_name("nobody", "X")
+
+
+async def test_an_existing_hub_database_gains_the_new_tables_without_alter(tmp_path):
+    from bot.handoff.tables import agent_profiles, console_audit, metadata, open_database
+    from bot.handoff.agents import AgentDirectory
+
+    url = f"sqlite:///{tmp_path / 'old-hub.db'}"
+    schema = "SELECT group_concat(sql, ';') FROM sqlite_master WHERE name LIKE 'agents%'"
+    old = open_database(url)
+    metadata.create_all(old.engine, tables=[t for t in metadata.sorted_tables
+                                            if t not in (agent_profiles, console_audit)])
+    with old.engine.connect() as conn:
+        before = conn.exec_driver_sql(schema).scalar()
+    await old.close()
+    database = open_database(url)
+    directory = AgentDirectory(database)
+    await directory.add("sam", "agent", PASSWORD, display_name="Sam")
+    assert [a.shown_name for a in await directory.list()] == ["Sam"]
+    after = await database.run(lambda conn: conn.exec_driver_sql(schema).scalar())
+    assert after == before and "display_name" not in before  # no ALTER of old tables
+    await database.close()
