@@ -43,8 +43,8 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_HUB_SECRET | generated per hub start | signs the console's login form (set it when running several hubs) |
 | RAPPORT_HANDOFF_MAX_WAIT | 300 | seconds a customer waits for an agent before a callback is arranged |
 | RAPPORT_HANDOFF_PRESENCE | 45 | an agent is online if their console was connected within this many seconds |
-| RAPPORT_FLOOD_PER_MINUTE | 20 | messages a minute one conversation may send (any channel); faster gets a 429 / "you're sending messages faster than I can read them" |
-| RAPPORT_FLOOD_BURST | 8 | messages a conversation may send at once before that rate applies |
+| RAPPORT_FLOOD_PER_MINUTE | 30 | messages a minute one conversation may send (any channel); faster gets a 429 / "you're sending messages faster than I can read them" |
+| RAPPORT_FLOOD_BURST | 12 | messages a conversation may send at once before that rate applies |
 | RAPPORT_WEBCHAT_SESSIONS_PER_HOUR | 30 | new web chat sessions per client address (RAPPORT_TRUSTED_PROXIES) an hour |
 | RAPPORT_WEBCHAT_POLLS_PER_SESSION | 3 | long polls one web chat session may hold open at once |
 | RAPPORT_WEBCHAT_RETENTION_DAYS | 30 | web chat sessions unused this long are purged with their messages (at start, then hourly) |
@@ -159,8 +159,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     handoff_max_wait: int = 300
     handoff_presence: int = 45
-    flood_per_minute: int = 20
-    flood_burst: int = 8
+    flood_per_minute: int = 30
+    flood_burst: int = 12
     webchat_sessions_per_hour: int = 30
     webchat_polls_per_session: int = 3
     webchat_retention_days: int = 30
@@ -212,8 +212,8 @@ class Settings:
             trusted_proxies=_proxies(env.get("RAPPORT_TRUSTED_PROXIES") or ""),
             handoff_max_wait=_int(env, "RAPPORT_HANDOFF_MAX_WAIT", 300),
             handoff_presence=_int(env, "RAPPORT_HANDOFF_PRESENCE", 45),
-            flood_per_minute=_int(env, "RAPPORT_FLOOD_PER_MINUTE", 20),
-            flood_burst=_int(env, "RAPPORT_FLOOD_BURST", 8),
+            flood_per_minute=_int(env, "RAPPORT_FLOOD_PER_MINUTE", 30),
+            flood_burst=_int(env, "RAPPORT_FLOOD_BURST", 12),
             webchat_sessions_per_hour=_int(env, "RAPPORT_WEBCHAT_SESSIONS_PER_HOUR", 30),
             webchat_polls_per_session=_int(env, "RAPPORT_WEBCHAT_POLLS_PER_SESSION", 3),
             webchat_retention_days=_int(env, "RAPPORT_WEBCHAT_RETENTION_DAYS", 30),

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "telegram"
 TYPING_EVERY_S = 4.5  # Telegram shows "typing…" for 5 s
 TOO_LONG = "That's a long message! Could you send it in shorter parts?"
+NO_WORDS = "I couldn't find any words in that message. Could you type it again?"
 _BOT_DATA_KEYS = ("buttons", "quick_replies", "image", "attachment", "custom", "elements")
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
@@ -83,7 +84,7 @@ class TurnRunner:
             try:
                 text = check_text(text, self.settings.max_message_chars)
             except MessageRejected as rejected:
-                return [{"text": TOO_LONG}] if rejected.status == 413 else []
+                return [{"text": TOO_LONG if rejected.status == 413 else NO_WORDS}]
             guarded = await check_command(text, conversation_id, self.tracker_store())
             if guarded != text and turn.callback_query_id:
                 return [{"text": BUTTON_EXPIRED}]  # a keyboard from an earlier turn (or forged)

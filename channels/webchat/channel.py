@@ -350,7 +350,7 @@ class WebChatInput(InputChannel):
             raise MessageRejected("client_id must be 1-64 letters, digits, - or _")
         after = body.get("after")
         if after is not None and (not isinstance(after, int) or isinstance(after, bool)
-                                  or after < 0):
+                                  or not 0 <= after <= 2**31):
             raise MessageRejected("after must be a message id (a whole number, 0 or more)")
         sender = session.sender_id
         verdict = self.flood.take(sender)
