@@ -19,9 +19,10 @@ from rasa_sdk.events import (
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions.identity import channel_of
+from actions.identity import channel_of, client_of
 from actions.tracker_events import latest, user_intents
 from bot.handoff.intake import HandoffIntake, HandoffRequest, NoAgent, Queued
+from bot.conversation.handoff_limits import LIMIT_REPLY, HandoffLimiter
 from bot.handoff.priority import describe_wait
 from bot.errors import StoreUnavailable
 
@@ -29,6 +30,20 @@ logger = logging.getLogger(__name__)
 
 PUBLIC_INTENT = "threaten_public"
 _desk: Optional[HandoffIntake] = None
+_limiter: Optional[HandoffLimiter] = None
+
+
+def limiter() -> HandoffLimiter:
+    """Handoffs per unverified client (RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR)."""
+    global _limiter
+    if _limiter is None:
+        _limiter = HandoffLimiter(services.settings().unverified_handoffs_per_hour)
+    return _limiter
+
+
+def use_limiter(replacement: Optional[HandoffLimiter]) -> None:
+    global _limiter
+    _limiter = replacement
 
 
 def desk() -> HandoffIntake:
@@ -78,8 +93,16 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: s
     """Tell the customer what happens next and return the events that hand over."""
     request = handoff_request(tracker, reason, case_id, severity)
     events: List[EventType] = [SlotSet("pending_question", None)]
+    client = None if tracker.get_slot("customer_verified") else client_of(tracker)
+    if client is not None and not limiter().allowed(client):
+        logger.info("handoff for %s refused: unverified client over its hourly limit",
+                    tracker.sender_id)
+        dispatcher.utter_message(text=LIMIT_REPLY)
+        return events
     try:
         outcome = await desk().hand_over(request, _crm())
+        if client is not None:
+            limiter().opened(client)
     except StoreUnavailable as error:
         logger.warning("handoff for %s failed (%s): %s", tracker.sender_id, reason, error)
         dispatcher.utter_message(response="utter_handoff_unavailable")

@@ -43,6 +43,13 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_HUB_SECRET | generated per hub start | signs the console's login form (set it when running several hubs) |
 | RAPPORT_HANDOFF_MAX_WAIT | 300 | seconds a customer waits for an agent before a callback is arranged |
 | RAPPORT_HANDOFF_PRESENCE | 45 | an agent is online if their console was connected within this many seconds |
+| RAPPORT_FLOOD_PER_MINUTE | 30 | messages a minute one conversation may send (any channel); faster gets a 429 / "you're sending messages faster than I can read them" |
+| RAPPORT_FLOOD_BURST | 12 | messages a conversation may send at once before that rate applies |
+| RAPPORT_WEBCHAT_SESSIONS_PER_HOUR | 30 | new web chat sessions per client address (RAPPORT_TRUSTED_PROXIES) an hour |
+| RAPPORT_WEBCHAT_POLLS_PER_SESSION | 3 | long polls one web chat session may hold open at once |
+| RAPPORT_WEBCHAT_RETENTION_DAYS | 30 | web chat sessions unused this long are purged with their messages (at start, then hourly) |
+| RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR | 3 | handoffs one unverified client may open an hour |
+| RAPPORT_ACTIONS_MAX_BODY_BYTES | 8388608 | largest request the action server reads, and a deflate body's largest inflated size |
 """
 
 from __future__ import annotations
@@ -152,6 +159,13 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     handoff_max_wait: int = 300
     handoff_presence: int = 45
+    flood_per_minute: int = 30
+    flood_burst: int = 12
+    webchat_sessions_per_hour: int = 30
+    webchat_polls_per_session: int = 3
+    webchat_retention_days: int = 30
+    unverified_handoffs_per_hour: int = 3
+    actions_max_body_bytes: int = 8 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -198,6 +212,13 @@ class Settings:
             trusted_proxies=_proxies(env.get("RAPPORT_TRUSTED_PROXIES") or ""),
             handoff_max_wait=_int(env, "RAPPORT_HANDOFF_MAX_WAIT", 300),
             handoff_presence=_int(env, "RAPPORT_HANDOFF_PRESENCE", 45),
+            flood_per_minute=_int(env, "RAPPORT_FLOOD_PER_MINUTE", 30),
+            flood_burst=_int(env, "RAPPORT_FLOOD_BURST", 12),
+            webchat_sessions_per_hour=_int(env, "RAPPORT_WEBCHAT_SESSIONS_PER_HOUR", 30),
+            webchat_polls_per_session=_int(env, "RAPPORT_WEBCHAT_POLLS_PER_SESSION", 3),
+            webchat_retention_days=_int(env, "RAPPORT_WEBCHAT_RETENTION_DAYS", 30),
+            unverified_handoffs_per_hour=_int(env, "RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR", 3),
+            actions_max_body_bytes=_int(env, "RAPPORT_ACTIONS_MAX_BODY_BYTES", 8 * 1024 * 1024),
         )
 
     def with_changes(self, **changes: object) -> "Settings":
@@ -267,6 +288,13 @@ class Settings:
             "RAPPORT_HANDOFF_MAX_WAIT": str(self.handoff_max_wait),
             "RAPPORT_HANDOFF_PRESENCE": str(self.handoff_presence),
             "RAPPORT_TRUSTED_PROXIES": ",".join(self.trusted_proxies),
+            "RAPPORT_FLOOD_PER_MINUTE": str(self.flood_per_minute),
+            "RAPPORT_FLOOD_BURST": str(self.flood_burst),
+            "RAPPORT_WEBCHAT_SESSIONS_PER_HOUR": str(self.webchat_sessions_per_hour),
+            "RAPPORT_WEBCHAT_POLLS_PER_SESSION": str(self.webchat_polls_per_session),
+            "RAPPORT_WEBCHAT_RETENTION_DAYS": str(self.webchat_retention_days),
+            "RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR": str(self.unverified_handoffs_per_hour),
+            "RAPPORT_ACTIONS_MAX_BODY_BYTES": str(self.actions_max_body_bytes),
         }
         optional = {"RAPPORT_RASA_JWT_SECRET": self.rasa_jwt_secret,
                     "RAPPORT_CRM_API_URL": self.crm_api_url,

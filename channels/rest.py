@@ -15,7 +15,9 @@ Same URL and JSON as Rasa's `rest` channel (POST /webhooks/rest/webhook with `se
   every event and sent to the action server on every turn, and actions trust some keys
   (`telegram_contact_phone` verifies a customer) that only a channel may set;
 - a message Rasa would read as a command (`/intent{...}`) runs only if it is a button the bot
-  just offered in this conversation (`channels.message_guard`); otherwise it is plain words.
+  just offered in this conversation (`channels.message_guard`); otherwise it is plain words;
+- one conversation sending faster than RAPPORT_FLOOD_PER_MINUTE (after a burst of
+  RAPPORT_FLOOD_BURST) gets a 429 with Retry-After (`channels.rate_limit`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sanic.response import HTTPResponse
 from bot.settings import Settings
 from channels.http_body import BodyTooLarge, parse_json_object, read_body
 from channels.message_guard import MessageRejected, check_command, check_sender, check_text
+from channels.rate_limit import FLOOD_REPLY, RateLimiter, flood_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,13 @@ class HardenedRestInput(RestInput):
 
     def __init__(self, settings: Optional[Settings] = None) -> None:
         self._settings = settings
+        self._flood: Optional[RateLimiter] = None
+
+    @property
+    def flood(self) -> RateLimiter:
+        if self._flood is None:
+            self._flood = flood_limiter(self.settings)
+        return self._flood
 
     @property
     def settings(self) -> Settings:
@@ -133,6 +143,10 @@ class HardenedRestInput(RestInput):
             except MessageRejected as rejected:
                 return _error(str(rejected), rejected.status)
             conversation_id = conversation_id_for(integration, sender)
+            verdict = self.flood.take(conversation_id)
+            if not verdict.allowed:
+                return response.json({"error": FLOOD_REPLY}, status=429,
+                                     headers={"Retry-After": str(verdict.retry_after)})
             # Server-side, after the allow-list: who is asking (verification counts failures
             # per client), which no client can claim.
             metadata = {**(metadata or {}), CLIENT_KEY: integration}

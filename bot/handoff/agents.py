@@ -31,13 +31,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.database import aware, naive, utcnow
-from bot.handoff.tables import Database, agent_sessions, agents, login_failures, new_hub_id
+from bot.handoff.tables import (
+    Database, agent_profiles, agent_sessions, agents, login_failures, new_hub_id,
+)
 
 ROLES = ("agent", "analyst", "admin")
 HANDLING_ROLES = ("agent", "admin")  # roles that take handoffs (and count as online)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
+MAX_DISPLAY_NAME = 64
 
 _hasher = PasswordHasher()
 
@@ -86,10 +89,16 @@ class Agent:
     active: bool
     created_at: datetime
     last_seen_at: Optional[datetime] = None
+    display_name: Optional[str] = None  # shown to customers; None: the login name
 
     @property
     def handles_handoffs(self) -> bool:
         return self.role in HANDLING_ROLES
+
+    @property
+    def shown_name(self) -> str:
+        """The name customers (and Rasa's transcript) see: never the login name if one is set."""
+        return self.display_name or self.name
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,20 @@ def check_name(name: str) -> str:
         raise AgentError("an agent name is 1-64 letters, digits, '.', '_' or '-', "
                          "starting with a letter or digit")
     return name
+
+
+def check_display_name(display_name: Optional[str]) -> Optional[str]:
+    """A display name: 1-64 printable characters, trimmed; None or blank: none."""
+    if display_name is None:
+        return None
+    if not isinstance(display_name, str):
+        raise AgentError("a display name is text")
+    display_name = " ".join(display_name.split())
+    if not display_name:
+        return None
+    if len(display_name) > MAX_DISPLAY_NAME or not display_name.isprintable():
+        raise AgentError(f"a display name is 1-{MAX_DISPLAY_NAME} printable characters")
+    return display_name
 
 
 def check_password(password: str) -> str:
@@ -131,7 +154,13 @@ def token_hash(token: str) -> str:
 
 def _agent(row) -> Agent:
     return Agent(row.id, row.name, row.role, bool(row.active), aware(row.created_at),
-                 aware(row.last_seen_at))
+                 aware(row.last_seen_at), row.display_name)
+
+
+def _agent_rows():
+    """SELECT agents with their display name (agent_profiles, outer join)."""
+    return select(agents, agent_profiles.c.display_name).select_from(
+        agents.outerjoin(agent_profiles, agent_profiles.c.agent_id == agents.c.id))
 
 
 class AgentDirectory:
@@ -142,12 +171,18 @@ class AgentDirectory:
 
     # -- accounts ----------------------------------------------------------------------
 
-    async def add(self, name: str, role: str, password: str) -> Agent:
+    async def add(self, name: str, role: str, password: str,
+                  display_name: Optional[str] = None) -> Agent:
         check_name(name)
         if role not in ROLES:
             raise AgentError(f"role must be one of {', '.join(ROLES)}")
+        display_name = check_display_name(display_name)
         hashed = hash_password(password)
-        return await self.db.run(_add, name, role, hashed)
+        return await self.db.run(_add, name, role, hashed, display_name)
+
+    async def set_display_name(self, name: str, display_name: Optional[str]) -> None:
+        """Set (or, with None, remove) the name customers see for this agent."""
+        await self.db.run(_set_display_name, name, check_display_name(display_name))
 
     async def set_password(self, name: str, password: str) -> None:
         hashed = hash_password(password)
@@ -215,7 +250,8 @@ class AgentDirectory:
         return await self.db.run(_online, utcnow() - window)
 
 
-def _add(conn: Connection, name: str, role: str, hashed: str) -> Agent:
+def _add(conn: Connection, name: str, role: str, hashed: str,
+         display_name: Optional[str] = None) -> Agent:
     if conn.execute(select(agents.c.id).where(agents.c.login == name.lower())).first():
         raise AgentError(f"an agent called {name} already exists")
     values = {"id": new_hub_id("A-"), "name": name, "login": name.lower(), "role": role,
@@ -224,7 +260,19 @@ def _add(conn: Connection, name: str, role: str, hashed: str) -> Agent:
         conn.execute(insert(agents).values(**values))
     except IntegrityError as error:
         raise AgentError(f"an agent called {name} already exists") from error
-    return _agent(conn.execute(select(agents).where(agents.c.id == values["id"])).one())
+    if display_name:
+        conn.execute(insert(agent_profiles).values(agent_id=values["id"],
+                                                   display_name=display_name))
+    return _agent(conn.execute(_agent_rows().where(agents.c.id == values["id"])).one())
+
+
+def _set_display_name(conn: Connection, name: str, display_name: Optional[str]) -> None:
+    agent_id = conn.execute(select(agents.c.id).where(agents.c.login == name.lower())).scalar()
+    if agent_id is None:
+        raise AgentError(f"no agent called {name}")
+    conn.execute(delete(agent_profiles).where(agent_profiles.c.agent_id == agent_id))
+    if display_name:
+        conn.execute(insert(agent_profiles).values(agent_id=agent_id, display_name=display_name))
 
 
 def _set(conn: Connection, name: str, values: dict) -> None:
@@ -237,16 +285,16 @@ def _set(conn: Connection, name: str, values: dict) -> None:
 
 
 def _list(conn: Connection) -> list[Agent]:
-    return [_agent(row) for row in conn.execute(select(agents).order_by(agents.c.login))]
+    return [_agent(row) for row in conn.execute(_agent_rows().order_by(agents.c.login))]
 
 
 def _get(conn: Connection, agent_id: str) -> Optional[Agent]:
-    row = conn.execute(select(agents).where(agents.c.id == agent_id)).first()
+    row = conn.execute(_agent_rows().where(agents.c.id == agent_id)).first()
     return _agent(row) if row else None
 
 
 def _by_login(conn: Connection, login: str):
-    return conn.execute(select(agents).where(agents.c.login == login)).first()
+    return conn.execute(_agent_rows().where(agents.c.login == login)).first()
 
 
 def _open_session(conn: Connection, hashed: str, agent_id: str, csrf: str, now: datetime,
@@ -259,7 +307,9 @@ def _open_session(conn: Connection, hashed: str, agent_id: str, csrf: str, now: 
 
 def _session(conn: Connection, hashed: str, now: datetime, idle: timedelta):
     row = conn.execute(
-        select(agent_sessions, agents).join(agents, agents.c.id == agent_sessions.c.agent_id)
+        select(agent_sessions, agents, agent_profiles.c.display_name)
+        .join(agents, agents.c.id == agent_sessions.c.agent_id)
+        .outerjoin(agent_profiles, agent_profiles.c.agent_id == agents.c.id)
         .where(agent_sessions.c.token_hash == hashed)
     ).first()
     if row is None:
@@ -271,7 +321,7 @@ def _session(conn: Connection, hashed: str, now: datetime, idle: timedelta):
         conn.execute(update(agent_sessions).where(agent_sessions.c.token_hash == hashed)
                      .values(last_used_at=naive(now)))
     agent = Agent(row.agent_id, row.name, row.role, bool(row.active), aware(row.created_at),
-                  aware(row.last_seen_at))
+                  aware(row.last_seen_at), row.display_name)
     return ConsoleSession(agent, row.csrf_token, aware(row.expires_at))
 
 
@@ -313,7 +363,7 @@ def _touch(conn: Connection, agent_id: str, now: Optional[datetime]) -> None:
 
 
 def _online(conn: Connection, since: datetime) -> list[Agent]:
-    rows = conn.execute(select(agents).where(
+    rows = conn.execute(_agent_rows().where(
         agents.c.active.is_(True), agents.c.role.in_(HANDLING_ROLES),
         agents.c.last_seen_at >= naive(since)).order_by(agents.c.login))
     return [_agent(row) for row in rows]

@@ -30,9 +30,18 @@ def add_agent_commands(subparsers: Any) -> argparse.ArgumentParser:
     add.add_argument("name", help="login name: letters, digits, '.', '_' or '-'")
     add.add_argument("--role", choices=ROLES, default="agent",
                      help="agent: handles handoffs; analyst: reads; admin: everything")
+    add.add_argument("--display-name", metavar="TEXT",
+                     help="the name customers see (default: the login name, which they "
+                          "then see)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of stdin (scripts)")
     add.set_defaults(handler=run_add)
+
+    shown = commands.add_parser("display-name",
+                                help="set the name customers see (none: the login name)")
+    shown.add_argument("name")
+    shown.add_argument("display_name", nargs="?", default=None, metavar="TEXT")
+    shown.set_defaults(handler=run_display_name)
 
     passwd = commands.add_parser("passwd", help="set a new password (ends their sessions)")
     passwd.add_argument("name")
@@ -87,9 +96,18 @@ def _guarded(command: Callable[[Settings, argparse.Namespace], int]
 @_guarded
 def run_add(settings: Settings, args: argparse.Namespace) -> int:
     password = read_password(args.password_stdin)
-    agent = _with_directory(settings, lambda d: d.add(args.name, args.role, password))
-    print(f"added {agent.role} {agent.name} ({agent.id}); they sign in at "
+    agent = _with_directory(settings, lambda d: d.add(args.name, args.role, password,
+                                                      args.display_name))
+    shown = f", shown to customers as {agent.display_name}" if agent.display_name else ""
+    print(f"added {agent.role} {agent.name} ({agent.id}{shown}); they sign in at "
           f"{settings.hub_public_url}/login")
+    return 0
+
+
+@_guarded
+def run_display_name(settings: Settings, args: argparse.Namespace) -> int:
+    _with_directory(settings, lambda d: d.set_display_name(args.name, args.display_name))
+    print(f"customers now see {args.name} as {args.display_name or args.name}")
     return 0
 
 
@@ -111,11 +129,11 @@ def run_list(settings: Settings, args: argparse.Namespace) -> int:
     if not agents:
         print("no accounts yet: rapport agent add NAME --role agent|analyst|admin")
         return 0
-    print(f"{'name':<24} {'role':<8} {'state':<9} online")
+    print(f"{'name':<24} {'role':<8} {'state':<9} {'online':<6} shown as")
     for agent in agents:
         state = "active" if agent.active else "disabled"
         here = "yes" if agent.id in online else "no"
-        print(f"{agent.name:<24} {agent.role:<8} {state:<9} {here}")
+        print(f"{agent.name:<24} {agent.role:<8} {state:<9} {here:<6} {agent.shown_name}")
     return 0
 
 

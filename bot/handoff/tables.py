@@ -52,6 +52,15 @@ login_failures = Table(
     Column("at", DateTime, nullable=False, index=True),
 )
 
+# The name customers see for an agent (`rapport agent add NAME --display-name "Sam"`); the
+# login name stays internal. Its own table so existing hub databases need no ALTER.
+agent_profiles = Table(
+    "agent_profiles", metadata,
+    Column("agent_id", String(32), ForeignKey("agents.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("display_name", String(64), nullable=False),
+)
+
 handoffs = Table(
     "handoffs", metadata,
     Column("id", String(32), primary_key=True),
@@ -95,6 +104,18 @@ handoff_notes = Table(
     Column("kind", String(16), nullable=False),  # note | transfer | system
     Column("text", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
+)
+
+# What agents did in the console (bot.hub.audit): who, what, which handoff, when.
+console_audit = Table(
+    "console_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("agent_id", String(32), nullable=False, index=True),
+    Column("agent_name", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("handoff_id", String(32), nullable=True, index=True),
+    Column("detail", String(300), nullable=False, default=""),
 )
 
 

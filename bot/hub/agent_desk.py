@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from bot.channel_registry import ChannelRegistry, ChannelSender, DeliveryFailed
@@ -23,7 +23,7 @@ from bot.crm.interface import Crm, CrmError
 from bot.handoff.agents import Agent, AgentDirectory
 from bot.handoff.packet import build_packet
 from bot.errors import StoreUnavailable
-from bot.handoff.states import ASSIGNED, CALLBACK, RESOLVED, WAITING
+from bot.handoff.states import ASSIGNED, CALLBACK, OPEN_STATES, RESOLVED, WAITING
 from bot.handoff.store import Handoff, HandoffConflict, HandoffNotFound, HandoffStore, NewHandoff
 from bot.hub.errors import BadRequest, NotAllowed
 from bot.hub.rasa_api import HANDOFF_CALLBACK, HANDOFF_RESOLVED, RasaApi, RasaApiError
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MAX_REPLY = 4000
 HANDBACK_LEASE = timedelta(seconds=60)
+# How much of the conversation before a handoff the console shows with it (context).
+LEAD_IN = timedelta(hours=1)
 SWEEP_SECONDS = 2.0
 
 
@@ -75,6 +77,40 @@ def can_act(agent: Agent, handoff: Handoff) -> bool:
     return handoff.state == ASSIGNED and (handoff.agent_id == agent.id or agent.role == "admin")
 
 
+def window(handoff: Handoff) -> tuple[datetime, Optional[datetime]]:
+    """The stretch of the conversation a handoff shows: (start, end; None while open).
+
+    From LEAD_IN before the handoff was created to its close. A closed or callback handoff
+    is a record of what happened while it was open, not a window onto the customer's later
+    conversations: turns after its close are never shown or streamed.
+    """
+    start = handoff.created_at - LEAD_IN
+    if handoff.state in OPEN_STATES:
+        return start, None
+    return start, handoff.closed_at or handoff.created_at
+
+
+def in_window(handoff: Handoff, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events inside the handoff's window (by Rasa's timestamp).
+
+    An event without a usable timestamp is kept only while the handoff is open (a live
+    event has just happened); for a closed handoff it could be from any time, so it is not.
+    """
+    start, end = window(handoff)
+    low, high = start.timestamp(), end.timestamp() if end is not None else None
+    kept = []
+    for event in events:
+        try:
+            moment = float(event.get("timestamp"))
+        except (TypeError, ValueError):
+            if high is None:
+                kept.append(event)
+            continue
+        if moment >= low and (high is None or moment <= high):
+            kept.append(event)
+    return kept
+
+
 @dataclass
 class AgentDesk:
     settings: Settings
@@ -90,6 +126,10 @@ class AgentDesk:
         if not can_view(agent, handoff):
             raise HandoffNotFound(handoff_id)
         return handoff
+
+    async def transcript(self, handoff: Handoff) -> list[dict[str, Any]]:
+        """The conversation's events within the handoff's window (RasaApiError if Rasa is down)."""
+        return in_window(handoff, await self.rasa.events(handoff.conversation_id))
 
     async def _own(self, agent: Agent, handoff_id: str) -> Handoff:
         handoff = await self.visible(agent, handoff_id)
@@ -119,13 +159,16 @@ class AgentDesk:
         if not text or len(text) > MAX_REPLY:
             raise BadRequest(f"a reply needs 1 to {MAX_REPLY} characters")
         sender = self.senders.get(handoff.channel)
-        await sender.send(handoff.conversation_id, [{"text": text, "agent": agent.name}])
+        # Customers (and Rasa's transcript, which other channels may replay) see the display
+        # name, never the login name.
+        shown = agent.shown_name
+        await sender.send(handoff.conversation_id, [{"text": text, "agent": shown}])
         try:
-            await self.rasa.record_agent_message(handoff.conversation_id, text, agent.name)
+            await self.rasa.record_agent_message(handoff.conversation_id, text, shown)
         except RasaApiError as error:  # delivered, but the log misses it: say so on the handoff
             log.warning("reply on %s delivered but not recorded: %s", handoff_id, error)
             await self.store.add_note(handoff_id, None, f"not recorded on the conversation "
-                                      f"(Rasa unavailable): {agent.name}: {text}", "system")
+                                      f"(Rasa unavailable): {shown}: {text}", "system")
 
     async def note(self, agent: Agent, handoff_id: str, text: str) -> None:
         self._handler(agent)

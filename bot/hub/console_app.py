@@ -23,6 +23,7 @@ from bot.errors import StoreUnavailable
 from bot.handoff.tables import create_hub_tables, open_database
 from bot.handoff.store import HandoffConflict, HandoffNotFound, HandoffStore
 from bot.hub import keys
+from bot.hub.audit import AuditLog
 from bot.hub.auth import API_PREFIX, console_guard
 from bot.hub.console_view import install_filters
 from bot.hub.errors import BadRequest, NotAllowed
@@ -83,6 +84,7 @@ async def _console_resources(app: web.Application) -> AsyncIterator[None]:
     app[keys.AGENTS] = desk.agents
     app[keys.HANDOFFS] = desk
     app[keys.FEED] = feed
+    app[keys.AUDIT] = AuditLog(db)
     tasks = [asyncio.create_task(feed.run(), name="console-feed"),
              asyncio.create_task(desk.run_sweeper(), name="console-sweeper")]
     try:

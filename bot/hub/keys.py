@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.channel_registry import ChannelRegistry
 from bot.handoff.agents import AgentDirectory
+from bot.hub.audit import AuditLog
 from bot.hub.feed import EventFeed
 from bot.hub.agent_desk import AgentDesk
 from bot.settings import Settings
@@ -22,3 +23,4 @@ HUB_SECRET = web.AppKey("hub_secret", str)
 AGENTS = web.AppKey("agents", AgentDirectory)
 HANDOFFS = web.AppKey("handoffs", AgentDesk)
 FEED = web.AppKey("feed", EventFeed)
+AUDIT = web.AppKey("audit", AuditLog)  # the console's audit log (bot.hub.audit)

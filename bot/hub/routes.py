@@ -44,3 +44,4 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_get("/api/console/handoffs/{handoff_id}", console_api.handoff_detail)
     app.router.add_get("/api/console/handoffs/{handoff_id}/stream",
                        console_api.conversation_stream)
+    app.router.add_get("/api/console/audit", console_api.audit_json)

@@ -37,11 +37,15 @@ def _error(reason: str, status: int) -> HTTPResponse:
 
 def parse_update(body: bytes) -> dict[str, Any]:
     """The update as JSON; ValueError if it is not an object with an integer update_id."""
-    data = json.loads(body.decode("utf-8"))
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except RecursionError as error:
+        raise ValueError("nested too deeply") from error
     if not isinstance(data, dict):
         raise ValueError("an update is a JSON object")
     update_id = data.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or \
+            not 0 <= update_id < 2**62:
         raise ValueError("update_id must be a non-negative integer")
     return data
 

@@ -18,6 +18,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from channels.message_guard import MessageRejected, check_command, check_text
+from channels.rate_limit import FLOOD_REPLY, flood_limiter
 from bot.settings import Settings
 from channels.telegram.api import BotApi
 from channels.telegram.inbound import (
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "telegram"
 TYPING_EVERY_S = 4.5  # Telegram shows "typing…" for 5 s
 TOO_LONG = "That's a long message! Could you send it in shorter parts?"
+NO_WORDS = "I couldn't find any words in that message. Could you type it again?"
 _BOT_DATA_KEYS = ("buttons", "quick_replies", "image", "attachment", "custom", "elements")
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
@@ -50,6 +52,7 @@ class TurnRunner:
         self.api = api
         self.handler = handler
         self.tracker_store = tracker_store
+        self.flood = flood_limiter(settings)
 
     async def run(self, stored: StoredUpdate) -> list[dict[str, Any]]:
         update = telegram.Update.de_json(json.loads(stored.payload), None)
@@ -67,6 +70,9 @@ class TurnRunner:
     async def _turn(self, stored: StoredUpdate, turn: RasaTurn) -> list[dict[str, Any]]:
         chat_id = str(stored.chat_id)
         conversation_id = conversation_id_for(chat_id)  # Rasa's sender id: `tg-<chat id>`
+        verdict = self.flood.take(conversation_id)
+        if not verdict.allowed:  # say so once, then drop the flood until the bucket refills
+            return [{"text": FLOOD_REPLY}] if verdict.first_refusal else []
         if turn.keyboard_message_id is not None:
             await self.api.remove_keyboard(chat_id, turn.keyboard_message_id)
         text: Optional[str] = turn.text
@@ -78,7 +84,7 @@ class TurnRunner:
             try:
                 text = check_text(text, self.settings.max_message_chars)
             except MessageRejected as rejected:
-                return [{"text": TOO_LONG}] if rejected.status == 413 else []
+                return [{"text": TOO_LONG if rejected.status == 413 else NO_WORDS}]
             guarded = await check_command(text, conversation_id, self.tracker_store())
             if guarded != text and turn.callback_query_id:
                 return [{"text": BUTTON_EXPIRED}]  # a keyboard from an earlier turn (or forged)

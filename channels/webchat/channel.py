@@ -13,6 +13,13 @@ Routes under /webhooks/webchat/ (credentials.yml: `channels.webchat.WebChatInput
   numbered after N. With `wait` (at most 20 s) it long-polls: it answers as soon as a message
   arrives (an agent's reply during a handoff) or after `wait` seconds with none.
 
+Limits (`channels.rate_limit`): new sessions per client address
+(RAPPORT_WEBCHAT_SESSIONS_PER_HOUR, the address from RAPPORT_TRUSTED_PROXIES), messages per
+conversation (RAPPORT_FLOOD_PER_MINUTE / RAPPORT_FLOOD_BURST) and open long polls per session
+(RAPPORT_WEBCHAT_POLLS_PER_SESSION) each answer a 429 with Retry-After past their bound.
+Sessions idle RAPPORT_WEBCHAT_RETENTION_DAYS are purged with their messages at start and
+hourly.
+
 Every message: {"id", "role": customer|bot|agent, "agent", "timestamp", "text"?, "buttons"?,
 "image"?, ...}. CORS: only RAPPORT_WEBCHAT_ORIGINS, exactly; other origins get 403. Input goes
 through `channels.message_guard` like every channel; errors are JSON 4xx, or 503 if the store or
@@ -41,9 +48,11 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.client_address import client_address, parse_networks
 from bot.errors import StoreUnavailable
 from channels.message_guard import MessageRejected, check_command, check_text, command_intent
 from bot.settings import Settings
+from channels.rate_limit import FLOOD_REPLY, RateLimiter, flood_limiter
 from channels.rest import parse_json_body
 from bot.channel_registry import DeliveryFailed
 from channels.webchat.store import (
@@ -56,6 +65,10 @@ BLUEPRINT = "rapport_webchat"
 MAX_WAIT_S = 20.0
 RECHECK_S = 5.0  # a waiting request re-reads the history at least this often
 MAX_TITLE_CHARS = 200
+PURGE_EVERY_S = 3600.0  # stale sessions and their messages are purged this often
+TOO_MANY_SESSIONS = "too many new chats from your network; please try again later"
+TOO_MANY_WAITS = ("this chat is already open in too many windows; close one, "
+                  "or wait for its answer first")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CORS_ALLOW = {
@@ -188,6 +201,43 @@ class WebChatInput(InputChannel):
         self._watcher: Optional[HistoryWatcher] = None
         self._max_wait = max_wait
         self._watch_interval = watch_interval
+        self._flood: Optional[RateLimiter] = None
+        self._new_sessions: Optional[RateLimiter] = None
+        self._polls: dict[str, int] = {}  # open long polls per conversation
+        self._purger: Optional[asyncio.Task] = None
+
+    @property
+    def flood(self) -> RateLimiter:
+        if self._flood is None:
+            self._flood = flood_limiter(self.settings)
+        return self._flood
+
+    @property
+    def new_sessions(self) -> RateLimiter:
+        """New sessions per client address: RAPPORT_WEBCHAT_SESSIONS_PER_HOUR, refilling."""
+        if self._new_sessions is None:
+            per_hour = self.settings.webchat_sessions_per_hour
+            self._new_sessions = RateLimiter(per_hour, per_hour, window_s=3600.0)
+        return self._new_sessions
+
+    def client_address(self, request: Request) -> str:
+        return client_address(request.ip, request.headers.get("x-forwarded-for"),
+                              parse_networks(self.settings.trusted_proxies))
+
+    async def purge(self) -> tuple[int, int]:
+        """Forget sessions idle RAPPORT_WEBCHAT_RETENTION_DAYS and their messages."""
+        removed = await self.store.purge_stale(self.settings.webchat_retention_days)
+        if any(removed):
+            logger.info("web chat: purged %d stale sessions and %d messages", *removed)
+        return removed
+
+    async def _purge_periodically(self) -> None:
+        while True:
+            try:
+                await self.purge()
+            except StoreUnavailable as error:
+                logger.warning("web chat purge failed: %s", type(error.__cause__).__name__)
+            await asyncio.sleep(PURGE_EVERY_S)
 
     @property
     def settings(self) -> Settings:
@@ -300,9 +350,12 @@ class WebChatInput(InputChannel):
             raise MessageRejected("client_id must be 1-64 letters, digits, - or _")
         after = body.get("after")
         if after is not None and (not isinstance(after, int) or isinstance(after, bool)
-                                  or after < 0):
+                                  or not 0 <= after <= 2**31):
             raise MessageRejected("after must be a message id (a whole number, 0 or more)")
         sender = session.sender_id
+        verdict = self.flood.take(sender)
+        if not verdict.allowed:
+            return _error(FLOOD_REPLY, 429, **{"Retry-After": str(verdict.retry_after)})
         try:
             customer = (await self.store.append(sender, "customer", [shown],
                                                 client_id=client_id))[0]
@@ -351,8 +404,18 @@ class WebChatInput(InputChannel):
         async def install_gate(app: Sanic, _loop: Any) -> None:
             app.request_middleware.appendleft(self._gate)
 
+        @webchat.listener("after_server_start")
+        async def start_purging(_app: Sanic, _loop: Any) -> None:
+            if self._purger is None:
+                self._purger = asyncio.create_task(self._purge_periodically())
+
         @webchat.listener("before_server_stop")
         async def end_long_polls(_app: Sanic, _loop: Any) -> None:
+            if self._purger is not None:
+                self._purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._purger
+                self._purger = None
             if self._watcher is not None:
                 await self._watcher.close()  # waiting requests answer now, not in 20 s
 
@@ -366,6 +429,9 @@ class WebChatInput(InputChannel):
             return response.json({"status": "ok"})
 
         async def create_session(request: Request) -> HTTPResponse:
+            verdict = self.new_sessions.take(self.client_address(request))
+            if not verdict.allowed:
+                return _error(TOO_MANY_SESSIONS, 429, **{"Retry-After": str(verdict.retry_after)})
             session = await self.store.create_session()
             return response.json({"token": session.token}, status=201,
                                  headers={"Cache-Control": "no-store"})
@@ -378,7 +444,18 @@ class WebChatInput(InputChannel):
             after = int(_int_arg(request, "after", 0, 0, 2**31))
             limit = int(_int_arg(request, "limit", MAX_PAGE, 1, MAX_PAGE))
             wait = _int_arg(request, "wait", 0.0, 0.0, self._max_wait)
-            found = await self._history(session.sender_id, after, limit, wait)
+            sender = session.sender_id
+            if wait > 0 and self._polls.get(sender, 0) >= self.settings.webchat_polls_per_session:
+                return _error(TOO_MANY_WAITS, 429, **{"Retry-After": "5"})
+            if wait > 0:
+                self._polls[sender] = self._polls.get(sender, 0) + 1
+            try:
+                found = await self._history(sender, after, limit, wait)
+            finally:
+                if wait > 0:
+                    left = self._polls.pop(sender) - 1
+                    if left:
+                        self._polls[sender] = left
             return response.json({"messages": [m.to_json() for m in found],
                                   "more": len(found) == limit},
                                  headers={"Cache-Control": "no-store"})

@@ -152,6 +152,31 @@ class WebChatStore(ThreadedStore):
 
         return await self.call(work)
 
+    async def purge_stale(self, idle_days: Optional[int] = None) -> tuple[int, int]:
+        """Forget sessions unused for `idle_days` (default: the store's idle limit) with their
+        conversations' messages: (sessions, messages) removed. Their tokens no longer open
+        anything, so nobody can read those messages again."""
+        idle = self._idle if idle_days is None else timedelta(days=idle_days)
+        cutoff = naive_utcnow() - idle
+
+        def work() -> tuple[int, int]:
+            removed_sessions = removed_messages = 0
+            while True:  # in batches, so no transaction holds the tables for long
+                with self.engine.begin() as connection:
+                    senders = list(connection.execute(
+                        select(sessions.c.sender_id).where(sessions.c.last_seen_at < cutoff)
+                        .limit(500)).scalars())
+                    if not senders:
+                        return removed_sessions, removed_messages
+                    removed_messages += connection.execute(delete(messages).where(
+                        messages.c.conversation_id.in_(senders))).rowcount
+                    connection.execute(delete(conversations).where(
+                        conversations.c.conversation_id.in_(senders)))
+                    removed_sessions += connection.execute(delete(sessions).where(
+                        sessions.c.sender_id.in_(senders))).rowcount
+
+        return await self.call(work)
+
     # -- messages ------------------------------------------------------------------------
 
     async def append(self, conversation_id: str, role: str, payloads: list[dict[str, Any]],

@@ -35,8 +35,10 @@ async def desk(tmp_path, crm, brand, policy):
     desk = HandoffIntake(open_database(f"sqlite:///{tmp_path / 'hub.db'}"),
                 presence=timedelta(minutes=1), max_wait=timedelta(minutes=5))
     handoff_actions.use_desk(desk)
+    handoff_actions.use_limiter(None)  # each test's clients start with their full allowance
     yield desk
     handoff_actions.use_desk(None)
+    handoff_actions.use_limiter(None)
     services.use(None)
     await desk.close()
 
@@ -226,3 +228,29 @@ def test_every_response_the_handoff_actions_use_is_in_the_domain():
     assert "action_handoff_callback" in DOMAIN["actions"]
     started = DOMAIN["responses"]["utter_handoff_started"][0]["text"]
     assert all(part in started for part in ("{expected_wait}", "{queue_note}", "{max_wait}"))
+
+
+async def test_an_unverified_client_opens_only_a_few_handoffs_an_hour(desk, online):
+    """Issue 10, finding 9: one unverified Telegram user opening handoff after handoff (from
+    any number of chats) gets RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR (3) of them, then a clear
+    answer and no handoff; a verified customer and another user are not held back."""
+    from bot.conversation.handoff_limits import LIMIT_REPLY
+
+    def asking(sender, user_id, slots=None):
+        return make_tracker(text="human", intent="request_human", channel="telegram",
+                            sender=sender, slots=slots,
+                            metadata={"telegram_user_id": user_id})
+
+    for n in range(3):
+        dispatcher, _ = await run(ActionHandoff(), asking(f"tg-{n}", 77))
+        assert responses(dispatcher) == ["utter_handoff_started"]
+    dispatcher, events = await run(ActionHandoff(), asking("tg-3", 77))
+    assert [message.get("text") for message in dispatcher.messages] == [LIMIT_REPLY]
+    assert events == [slot("pending_question", None)]
+    assert len(await desk.store.open_handoffs()) == 3
+    assert await desk.store.open_for("tg-3") is None
+
+    dispatcher, _ = await run(ActionHandoff(), asking("tg-4", 77, GRACE))
+    assert responses(dispatcher) == ["utter_handoff_started"]
+    dispatcher, _ = await run(ActionHandoff(), asking("tg-5", 78))
+    assert responses(dispatcher) == ["utter_handoff_started"]

@@ -350,3 +350,19 @@ def test_integration_tokens_reach_the_services_and_are_secrets():
     assert Settings.from_env(settings.child_env()).rest_tokens == settings.rest_tokens
     assert APP_TOKEN not in repr(settings)
     assert {APP_TOKEN, SHOP_TOKEN} <= set(secrets_of(settings))
+
+
+async def test_a_flooding_sender_gets_a_429_and_others_are_not_slowed(rest_server):
+    """Issue 10, finding 9: one sender's burst passes, the rest of the flood is refused with a
+    clear 429 before Rasa sees it; another conversation is unaffected."""
+    from channels.rate_limit import FLOOD_REPLY
+
+    server = await rest_server(RAPPORT_FLOOD_BURST="3", RAPPORT_FLOOD_PER_MINUTE="1")
+    answers = [await server.post({"sender": "flood", "message": f"hi {n}"}) for n in range(6)]
+    assert [status for status, _ in answers] == [200, 200, 200, 429, 429, 429]
+    assert answers[3][1] == {"error": FLOOD_REPLY}
+    assert len(server.agent.received) == 3
+    assert (await server.post({"sender": "calm", "message": "hello"}))[0] == 200
+    async with server.http.post(f"{server.url}/webhook", json={"sender": "flood", "message": "x"},
+                                headers={"Authorization": f"Bearer {APP_TOKEN}"}) as answer:
+        assert answer.status == 429 and int(answer.headers["Retry-After"]) >= 1

@@ -16,7 +16,7 @@ from bot.handoff.canned import CannedResponsesError, load_canned
 from bot.database import utcnow
 from bot.handoff.store import Handoff
 from bot.handoff.transcript import turns
-from bot.hub import keys
+from bot.hub import audit, keys
 from bot.hub.agent_desk import AgentDesk
 from bot.hub.auth import SESSION_KEY, agent_of, require_role
 from bot.hub.console_view import build_panel, build_queue, macros
@@ -68,17 +68,19 @@ def canned_for(request: web.Request, handoff: Handoff) -> tuple[list, Optional[s
     except CannedResponsesError as error:
         return [], f"canned responses unavailable: {error}"
     agent = agent_of(request)
-    filled = [type(c)(c.title, c.fill(handoff.customer_name, agent.name)) for c in responses]
+    filled = [type(c)(c.title, c.fill(handoff.customer_name, agent.shown_name)) for c in responses]
     return filled, None
 
 
 async def conversation_page(request: web.Request) -> web.Response:
     desk = request.app[keys.HANDOFFS]
-    handoff = await desk.visible(agent_of(request), request.match_info["handoff_id"])
+    agent = agent_of(request)
+    handoff = await desk.visible(agent, request.match_info["handoff_id"])
+    await request.app[keys.AUDIT].record(agent, audit.VIEWED, handoff.id)
     cursor = request.app[keys.FEED].cursor  # read before the transcript: the stream replays after
     events, error = None, None
     try:
-        events = await desk.rasa.events(handoff.conversation_id)
+        events = await desk.transcript(handoff)
     except RasaApiError:
         error = "The transcript is unavailable: the bot's server can't be reached right now."
     canned, canned_error = canned_for(request, handoff)
@@ -109,35 +111,44 @@ def _back(handoff_id: str) -> str:
     return f"/console/handoffs/{handoff_id}"
 
 
-def desk_action(act: Callable[..., Awaitable[Any]], field: Optional[str] = None,
-                back_to_queue: bool = False) -> View:
+def desk_action(act: Callable[..., Awaitable[Any]], action: str, field: Optional[str] = None,
+                back_to_queue: bool = False, detail_field: bool = False) -> View:
     """A view for one of the desk's handoff actions: `act(agent, handoff_id[, form[field]])`.
 
-    Afterwards the agent goes back to the handoff's page, or to the queue when the handoff
-    is no longer theirs (transfer, release).
+    Once it succeeded it goes on the audit log as `action` (with the form field as detail
+    when `detail_field`: a transfer's target, never a reply's or a note's text). Afterwards
+    the agent goes back to the handoff's page, or to the queue when the handoff is no longer
+    theirs (transfer, release).
     """
 
     async def view(request: web.Request) -> web.StreamResponse:
         handoff_id = request.match_info["handoff_id"]
+        agent = agent_of(request)
         extra = [] if field is None else [(await _form(request)).get(field, "")]
-        await act(request.app[keys.HANDOFFS], agent_of(request), handoff_id, *extra)
+        await act(request.app[keys.HANDOFFS], agent, handoff_id, *extra)
+        detail = f"{field}={extra[0].strip()}" if detail_field and extra else ""
+        await request.app[keys.AUDIT].record(agent, action, handoff_id, detail)
         return done(request, "/console" if back_to_queue else _back(handoff_id))
 
     return view
 
 
-claim = desk_action(AgentDesk.claim)
-reply = desk_action(AgentDesk.reply, field="text")
-note = desk_action(AgentDesk.note, field="text")
-resolve = desk_action(AgentDesk.resolve, field="note")
-transfer = desk_action(AgentDesk.transfer, field="to", back_to_queue=True)
-release = desk_action(AgentDesk.release, back_to_queue=True)
-close = desk_action(AgentDesk.close)
+claim = desk_action(AgentDesk.claim, audit.CLAIMED)
+reply = desk_action(AgentDesk.reply, audit.REPLIED, field="text")
+note = desk_action(AgentDesk.note, audit.NOTED, field="text")
+resolve = desk_action(AgentDesk.resolve, audit.RESOLVED, field="note")
+transfer = desk_action(AgentDesk.transfer, audit.TRANSFERRED, field="to", back_to_queue=True,
+                       detail_field=True)
+release = desk_action(AgentDesk.release, audit.RELEASED, back_to_queue=True)
+close = desk_action(AgentDesk.close, audit.CLOSED)
 
 
 async def follow_up(request: web.Request) -> web.StreamResponse:
-    handoff = await request.app[keys.HANDOFFS].follow_up(agent_of(request),
-                                                          request.match_info["handoff_id"])
+    agent = agent_of(request)
+    previous = request.match_info["handoff_id"]
+    handoff = await request.app[keys.HANDOFFS].follow_up(agent, previous)
+    await request.app[keys.AUDIT].record(agent, audit.FOLLOWED_UP, handoff.id,
+                                         f"callback {previous}")
     return done(request, _back(handoff.id))
 
 
@@ -145,4 +156,5 @@ async def takeover(request: web.Request) -> web.StreamResponse:
     agent = require_role(request, "admin")
     form = await _form(request)
     handoff = await request.app[keys.HANDOFFS].takeover(agent, form.get("conversation_id", ""))
+    await request.app[keys.AUDIT].record(agent, audit.TOOK_OVER, handoff.id)
     return done(request, _back(handoff.id))

@@ -15,6 +15,7 @@ ends when the session does (sign-out elsewhere, password change, disabled accoun
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -23,13 +24,14 @@ from typing import Any, AsyncIterator, Optional
 from aiohttp import web
 
 from bot.errors import StoreUnavailable
+from bot.handoff.states import OPEN_STATES
 from bot.handoff.store import Handoff, HandoffNotFound
 from bot.handoff.transcript import turns
-from bot.hub import auth, keys
-from bot.hub.auth import SESSION_KEY, agent_of
+from bot.hub import audit, auth, keys
+from bot.hub.auth import SESSION_KEY, agent_of, require_role
 from bot.hub.console_view import Queue, render_events, render_panel, render_queue
 from bot.hub.feed import Subscription, messages
-from bot.hub.agent_desk import can_view
+from bot.hub.agent_desk import can_view, in_window
 from bot.hub.rasa_api import RasaApiError
 from bot.hub.views.console import panel_model, queue_model
 
@@ -71,16 +73,29 @@ def handoff_json(handoff: Handoff) -> dict[str, Any]:
 
 async def handoff_detail(request: web.Request) -> web.Response:
     desk = request.app[keys.HANDOFFS]
-    handoff = await desk.visible(agent_of(request), request.match_info["handoff_id"])
+    agent = agent_of(request)
+    handoff = await desk.visible(agent, request.match_info["handoff_id"])
+    await request.app[keys.AUDIT].record(agent, audit.EXPORTED, handoff.id)
     body = handoff_json(handoff)
     try:
-        body["transcript"] = [t.as_dict() for t in
-                              turns(await desk.rasa.events(handoff.conversation_id))]
+        body["transcript"] = [t.as_dict() for t in turns(await desk.transcript(handoff))]
     except RasaApiError:
         body["transcript"] = None
     body["notes"] = [{"author": n.author, "kind": n.kind, "text": n.text,
                       "at": n.created_at.isoformat()} for n in await desk.store.notes(handoff.id)]
     return web.json_response(body)
+
+
+async def audit_json(request: web.Request) -> web.Response:
+    """The console audit log, newest first (admins only)."""
+    require_role(request, "admin")
+    try:
+        limit = int(request.query.get("limit", "200"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit is a number") from None
+    entries = await request.app[keys.AUDIT].entries(
+        limit, request.query.get("handoff") or None, request.query.get("agent") or None)
+    return web.json_response({"entries": [entry.as_dict() for entry in entries]})
 
 
 # -- streams ---------------------------------------------------------------------------
@@ -209,11 +224,17 @@ async def conversation_stream(request: web.Request) -> web.StreamResponse:
         after = int(request.query.get("after", feed.cursor))
     except ValueError:
         after = feed.cursor
-    stream = Stream(request, "conversation", handoff.conversation_id)
+    # A closed handoff's window has ended: its stream carries no turns, only its panel.
+    live = handoff.state in OPEN_STATES
+    stream = Stream(request, "conversation", handoff.conversation_id if live else None)
     revision: Optional[int] = None
 
     async def push_turns(events: list[dict[str, Any]]) -> None:
-        for key, html in render_events(env, events):
+        nonlocal handoff
+        if handoff.state in OPEN_STATES:  # it may have closed since: check before showing
+            with contextlib.suppress(HandoffNotFound):
+                handoff = await desk.store.get(handoff.id)
+        for key, html in render_events(env, in_window(handoff, events)):
             await stream.send("turn", {"key": key, "html": html})
 
     async def push_panel() -> bool:

@@ -154,3 +154,40 @@ async def test_unknown_accounts_cannot_be_changed(directory):
         await directory.set_password("ghost", PASSWORD)
     with pytest.raises(AgentError, match="no agent called"):
         await directory.set_active("ghost", False)
+
+
+async def test_a_display_name_lives_beside_the_account(directory):
+    sam = await directory.add("skowalski", "agent", PASSWORD, display_name="Sam")
+    kim = await directory.add("kim", "agent", PASSWORD)
+    assert (sam.display_name, sam.shown_name, kim.display_name, kim.shown_name) == \
+        ("Sam", "Sam", None, "kim")
+    signed_in = await directory.authenticate("SKowalski", PASSWORD)
+    token, _ = await directory.open_session(signed_in, timedelta(hours=1))
+    session = await directory.session(token, timedelta(hours=1))
+    assert (session.agent.name, session.agent.shown_name) == ("skowalski", "Sam")
+    await directory.set_display_name("kim", "Kim B.")
+    assert {a.name: a.shown_name for a in await directory.list()} == \
+        {"skowalski": "Sam", "kim": "Kim B."}
+    with pytest.raises(AgentError):
+        await directory.set_display_name("nobody", "X")
+
+
+async def test_an_existing_hub_database_gains_the_new_tables_without_alter(tmp_path):
+    from bot.handoff.tables import agent_profiles, console_audit, metadata, open_database
+    from bot.handoff.agents import AgentDirectory
+
+    url = f"sqlite:///{tmp_path / 'old-hub.db'}"
+    schema = "SELECT group_concat(sql, ';') FROM sqlite_master WHERE name LIKE 'agents%'"
+    old = open_database(url)
+    metadata.create_all(old.engine, tables=[t for t in metadata.sorted_tables
+                                            if t not in (agent_profiles, console_audit)])
+    with old.engine.connect() as conn:
+        before = conn.exec_driver_sql(schema).scalar()
+    await old.close()
+    database = open_database(url)
+    directory = AgentDirectory(database)
+    await directory.add("sam", "agent", PASSWORD, display_name="Sam")
+    assert [a.shown_name for a in await directory.list()] == ["Sam"]
+    after = await database.run(lambda conn: conn.exec_driver_sql(schema).scalar())
+    assert after == before and "display_name" not in before  # no ALTER of old tables
+    await database.close()

@@ -39,6 +39,19 @@ def test_add_list_disable(hub_env, monkeypatch, capsys):
     assert PASSWORD not in out.out + out.err
 
 
+def test_add_with_a_display_name_customers_see(hub_env, monkeypatch, capsys):
+    assert run(["agent", "add", "skowalski", "--display-name", "Sam", "--password-stdin"],
+               monkeypatch, PASSWORD + "\n") == 0
+    assert run(["agent", "list"], monkeypatch) == 0
+    assert run(["agent", "display-name", "skowalski", "Sam K."], monkeypatch) == 0
+    assert run(["agent", "list"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "shown to customers as Sam" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("skowalski ")]
+    assert rows[0][4:] == ["Sam"] and rows[1][4:] == ["Sam", "K."]
+    assert run(["agent", "display-name", "nobody", "X"], monkeypatch) == 2
+
+
 def test_errors_are_one_line_and_exit_2(hub_env, monkeypatch, capsys):
     assert run(["agent", "add", "sam", "--password-stdin"], monkeypatch, "short\n") == 2
     assert run(["agent", "add", "sam", "--password-stdin"], monkeypatch, PASSWORD + "\n") == 0

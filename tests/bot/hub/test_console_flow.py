@@ -168,14 +168,15 @@ async def test_a_callback_is_followed_up_in_the_chat(hub, console, desk, fake_ra
 async def test_the_conversation_page_shows_transcript_packet_and_canned_responses(
         hub, console, desk, fake_rasa):
     handoff = await waiting_handoff(desk, "wc-page")
+    at = handoff.created_at.timestamp() - 4  # the page shows the handoff's window
     fake_rasa.events["wc-page"] = [
-        {"event": "user", "text": "<script>alert(1)</script> my order!", "timestamp": 1.0,
+        {"event": "user", "text": "<script>alert(1)</script> my order!", "timestamp": at + 1,
          "input_channel": "webchat",
          "parse_data": {"intent": {"name": "complain", "confidence": 0.9},
                         "sentiment": {"compound": -0.5}}},
-        {"event": "bot", "text": "So sorry.", "timestamp": 2.0, "metadata": {}},
-        {"event": "pause", "timestamp": 3.0},
-        {"event": "bot", "text": "Hi, Kim here.", "timestamp": 4.0, "metadata": {"agent": "kim"}},
+        {"event": "bot", "text": "So sorry.", "timestamp": at + 2, "metadata": {}},
+        {"event": "pause", "timestamp": at + 3},
+        {"event": "bot", "text": "Hi, Kim here.", "timestamp": at + 4, "metadata": {"agent": "kim"}},
     ]
     sam = await console("sam")
     html = await (await sam.client.get(f"/console/handoffs/{handoff.id}")).text()

@@ -26,6 +26,7 @@ from tests.support.stack import free_port
 SECRET = "actions-secret-for-tests"
 STARTUP_LIMIT = 120  # seconds: importing rasa-sdk and the actions on a busy 2-core machine
 HANG_GUARD = 60  # seconds: only to turn a hang into a failure, never a speed requirement
+MAX_BODY = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,8 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(var),
            "RAPPORT_ACTIONS_PORT": str(port), "RAPPORT_ACTIONS_SECRET": SECRET,
-           "RAPPORT_CRM_URL": f"sqlite:///{var / 'crm.db'}"}
+           "RAPPORT_CRM_URL": f"sqlite:///{var / 'crm.db'}",
+           "RAPPORT_ACTIONS_MAX_BODY_BYTES": str(MAX_BODY)}
     log = open(var / "actions.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "bot.ops.cli", "serve", "actions"],
                                cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -151,3 +153,38 @@ async def test_rasa_sends_the_secret_endpoints_yml_reads_from_the_environment(
     with pytest.raises(ClientResponseError) as answer:
         await action.request(json=call, method="post")
     assert answer.value.status == 404  # past the secret check: the action is unknown
+
+
+def _call(action: str = "action_no_such_thing", pad: int = 0) -> bytes:
+    return json.dumps({"next_action": action, "sender_id": "x", "version": "3.6.2",
+                       "tracker": {"sender_id": "x", "slots": {}, "events": [],
+                                   "pad": " " * pad},
+                       "domain": {}}).encode()
+
+
+def _post(url: str, body: bytes, **headers: str) -> tuple[int, dict]:
+    status, _, answer = request(f"{url}/webhook", "POST", body=body, headers={
+        ACTIONS_SECRET_HEADER: SECRET, "Content-Type": "application/json", **headers})
+    return status, json.loads(answer)
+
+
+def test_a_deflate_bomb_is_refused_without_inflating_it(action_server):
+    """Issue 10, finding 9: rasa-sdk inflates a deflate body with no limit; 100 KB of zeros
+    inflating a thousandfold (100 MB) gets a 413, and the server still answers."""
+    import zlib
+
+    bomb = zlib.compress(_call(pad=100 * 1024 * 1024), 9)
+    assert len(bomb) < 200 * 1024
+    assert _post(action_server, bomb, **{"Content-Encoding": "deflate"}) == (
+        413, {"error": "the request is too large"})
+    assert _post(action_server, zlib.compress(_call()), **{"Content-Encoding": "deflate"})[0] \
+        == 404  # a sane deflate body still reaches rasa-sdk (the action is unknown)
+    for broken in (b"not deflate at all", zlib.compress(b"{not json")):
+        status, body = _post(action_server, broken, **{"Content-Encoding": "deflate"})
+        assert status == 400 and "Traceback" not in json.dumps(body)
+
+
+def test_a_body_over_the_limit_is_refused(action_server):
+    status, _ = _post(action_server, _call(pad=2 * MAX_BODY))
+    assert status == 413
+    assert _post(action_server, _call(pad=MAX_BODY // 2))[0] == 404
