@@ -55,7 +55,7 @@ def parse_json_body(request: Request) -> Dict[str, Any]:
     return parse_json_object(request.body or b"")
 
 
-def check_metadata(metadata: Any) -> Optional[dict]:
+def allowed_metadata(metadata: Any) -> Optional[dict]:
     """The client's metadata if every key is allowed and every value a short scalar."""
     if metadata is None:
         return None
@@ -74,7 +74,7 @@ def check_metadata(metadata: Any) -> Optional[dict]:
     return metadata or None
 
 
-def conversation_id_for(integration: str, sender: str) -> str:
+def rest_conversation_id(integration: str, sender: str) -> str:
     """Rasa's conversation id for an integration's `sender`: namespaced, so a client reaches
     only its own integration's conversations (never a Telegram `tg-…` or web chat `wc-…`
     one, nor another integration's)."""
@@ -119,7 +119,7 @@ class HardenedRestInput(RestInput):
     def check(self, body: Dict[str, Any]) -> tuple[str, str, Optional[dict]]:
         sender = check_sender(body.get("sender"))
         text = check_text(body.get("message"), self.settings.max_message_chars)
-        return sender, text, check_metadata(body.get("metadata"))
+        return sender, text, allowed_metadata(body.get("metadata"))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("rapport_rest_webhook", __name__)
@@ -142,7 +142,7 @@ class HardenedRestInput(RestInput):
                               413)
             except MessageRejected as rejected:
                 return _error(str(rejected), rejected.status)
-            conversation_id = conversation_id_for(integration, sender)
+            conversation_id = rest_conversation_id(integration, sender)
             verdict = self.flood.take(conversation_id)
             if not verdict.allowed:
                 return response.json({"error": FLOOD_REPLY}, status=429,

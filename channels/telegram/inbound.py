@@ -177,11 +177,11 @@ def _start(argument: str, metadata: dict[str, Any]) -> RasaTurn:
 def _contact(contact: telegram.Contact, sender_id: int, metadata: dict[str, Any]) -> Inbound:
     if contact.user_id is None or contact.user_id != sender_id:
         return Reply(OTHER_CONTACT)
-    phone = normalise_phone(contact.phone_number)
+    phone = international_phone(contact.phone_number)
     return RasaTurn(phone, {**metadata, "telegram_contact_phone": phone})
 
 
-def normalise_phone(number: str) -> str:
+def international_phone(number: str) -> str:
     """Telegram gives international numbers, sometimes without the leading +."""
     digits = re.sub(r"[^\d+]", "", number)
     return digits if digits.startswith("+") else f"+{digits}"

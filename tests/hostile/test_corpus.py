@@ -7,7 +7,7 @@ answer or a 4xx: never a 500, a crash, a hang, a stack trace or a tracker. Plus:
 customers type is escaped in the agent console, forged webhook secrets and replayed
 Telegram updates, and a flood. (The deflate bomb to the action server is in
 tests/bot/ops/test_action_server.py; a sample over the real stack in
-tests/integration/test_hostile_stack.py.)
+tests/hostile/test_stack_sample.py.)
 """
 
 from __future__ import annotations

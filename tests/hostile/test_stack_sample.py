@@ -21,10 +21,8 @@ SAMPLE_BODIES = ["invalid utf-8", "deep json 100000"]
 @pytest.fixture(scope="module")
 def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory):
     db_dir = tmp_path_factory.mktemp("hostile-stack")
-    stack = Stack(stack_env(trained_model, db_dir), log_path=db_dir / "rapport-run.log")
-    stack.start()
-    yield stack
-    stack.stop()
+    with Stack(stack_env(trained_model, db_dir), log_path=db_dir / "rapport-run.log") as stack:
+        yield stack
 
 
 def _clear(name: str, status: int, body, long: bool = False) -> None:

@@ -9,7 +9,7 @@ import telegram
 
 from channels.telegram.inbound import (
     GREETING, MEDIA_REPLIES, OTHER_CONTACT, BotIdentity, Ignore, RasaTurn, Reply,
-    chat_id_of, chat_of, conversation_id_for, is_group, normalise_phone, read_update,
+    chat_id_of, chat_of, conversation_id_for, is_group, international_phone, read_update,
 )
 from tests.channels.telegram.fake_bot_api import BOT_USER
 from tests.channels.telegram.updates import (
@@ -175,5 +175,5 @@ def test_conversation_ids_are_namespaced_and_read_back() -> None:
 
 
 def test_phone_numbers_get_their_plus() -> None:
-    assert normalise_phone("447700900123") == "+447700900123"
-    assert normalise_phone("+44 (0) 7700-900123") == "+4407700900123"
+    assert international_phone("447700900123") == "+447700900123"
+    assert international_phone("+44 (0) 7700-900123") == "+4407700900123"
