@@ -139,11 +139,3 @@ async def check_command(text: str, conversation_id: str, tracker_store: Any) -> 
     if command_intent(text) is None:
         return text
     return guard_command(text, await offered_in(tracker_store, conversation_id))
-
-
-def check_metadata(metadata: Any) -> Optional[dict]:
-    if metadata is None:
-        return None
-    if not isinstance(metadata, dict):
-        raise MessageRejected("metadata must be an object")
-    return metadata
