@@ -156,8 +156,5 @@ def install(settings: Any, extra: Iterable[str] = ()) -> Redactor:
 class _Current(Redactor):
     """The redactor `install` set last (so a stream wrapped once follows new settings)."""
 
-    def __init__(self) -> None:  # noqa: D107 (no patterns of its own)
-        pass
-
     def __call__(self, text: str) -> str:
         return _installed(text) if _installed is not None else text

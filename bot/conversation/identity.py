@@ -104,14 +104,13 @@ def normalise_phone(raw: Optional[str], default_calling_code: Optional[str] = No
     if international:
         text = text.replace("(0)", "", 1)
     digits = "".join(ch for ch in text if ch.isdigit())
-    if text.startswith("+"):
-        pass
-    elif digits.startswith("00"):
-        digits = digits[2:]
-    elif digits.startswith("0") and default_calling_code and default_calling_code.isdigit():
-        digits = default_calling_code + digits[1:]
-    else:
-        return None
+    if not text.startswith("+"):  # "+31 …" already has its calling code
+        if digits.startswith("00"):
+            digits = digits[2:]
+        elif digits.startswith("0") and default_calling_code and default_calling_code.isdigit():
+            digits = default_calling_code + digits[1:]
+        else:
+            return None
     if not 8 <= len(digits) <= 15 or digits[0] == "0":
         return None
     return "+" + digits

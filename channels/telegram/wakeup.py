@@ -6,6 +6,7 @@ arriving as the event is set (bpo-42130), and a loop stopped that way runs forev
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from typing import Any, Coroutine
 
@@ -52,7 +53,7 @@ class ChatTasks:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
 
-class ChatLoop:
+class ChatLoop(abc.ABC):
     """Wakes when told or every `poll_s` seconds, and starts one task per chat with work.
 
     The update worker and the outbox delivery are both this loop; each says in `_tick` how
@@ -76,5 +77,6 @@ class ChatLoop:
         finally:
             await self._chats.cancel_all()
 
+    @abc.abstractmethod
     async def _tick(self) -> None:
-        raise NotImplementedError
+        """Find the chats with work and start a task for each one not running yet."""

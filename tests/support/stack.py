@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import contextlib
 import json
 import os
@@ -21,7 +22,7 @@ from tests.support import PROJECT
 TEST_EPOCH_SCALE = "0.5"  # tests train faster; tests/conftest.py trains with the same scale
 TEST_JWT_SECRET = "rapport-test-jwt-secret"  # so tests can call Rasa's API as the hub does
 TEST_REST_INTEGRATION = "test"  # the REST integration the tests (and `rapport chat`) talk as
-TEST_REST_TOKEN = "rapport-test-rest-token-0123456789"
+TEST_REST_TOKEN = secrets.token_urlsafe(24)  # made per test session, handed to the stack
 PORT_SETTINGS = ("RAPPORT_RASA_PORT", "RAPPORT_ACTIONS_PORT", "RAPPORT_HUB_PORT")
 START_ATTEMPTS = 3  # a port picked for a subprocess may be taken before it binds it
 

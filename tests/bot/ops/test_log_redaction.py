@@ -8,6 +8,7 @@ would notice if the leak came back.
 
 from __future__ import annotations
 
+import secrets
 import logging
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.support import PROJECT
 
 TOKEN = "424242:Not-shaped-like-a-token"  # only a configured secret can catch this one
-WEBHOOK_SECRET = "webhook-secret-0123456789"
+WEBHOOK_SECRET = secrets.token_urlsafe(24)  # made per run
 JWT_SECRET = "jwt/secret+with=url&chars"
 
 EXCHANGE = textwrap.dedent('''

@@ -168,5 +168,5 @@ async def test_chat_loop_ticks_when_woken_and_stops_cleanly_on_cancel() -> None:
 
 
 async def test_chat_loop_without_a_tick_says_so() -> None:
-    with pytest.raises(NotImplementedError):
-        await _bounded(ChatLoop(poll_s=NEVER).run())
+    with pytest.raises(TypeError, match="_tick"):
+        ChatLoop(poll_s=NEVER)  # a loop must say how it finds chats with work
