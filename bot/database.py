@@ -175,8 +175,12 @@ class ThreadedStore:
             return
         with self._tables_lock:
             if not self._tables_ready and self.metadata is not None:
-                create_tables(self.engine, self.metadata)
+                self.create_schema()
             self._tables_ready = True
+
+    def create_schema(self) -> None:
+        """Make the missing tables; a store whose tables grew since overrides it to add columns."""
+        create_tables(self.engine, self.metadata)
 
     def unavailable(self, error: SQLAlchemyError, work: Callable[..., Any]) -> Exception:
         """What a database error becomes (the message names the error's class only)."""

@@ -49,11 +49,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.client_address import client_address, parse_networks
+from bot.conversation.identity import contact_hash
 from bot.errors import StoreUnavailable
 from channels.message_guard import MessageRejected, check_command, check_text, command_intent
 from bot.settings import Settings
 from channels.rate_limit import FLOOD_REPLY, RateLimiter, flood_limiter
-from channels.rest import parse_json_body
+from channels.rest import CLIENT_KEY, parse_json_body
 from bot.channel_registry import DeliveryFailed
 from channels.webchat.store import (
     DuplicateMessage, MAX_PAGE, StoredMessage, WebChatSession, WebChatStore, clean_payload,
@@ -224,6 +225,17 @@ class WebChatInput(InputChannel):
         return client_address(request.ip, request.headers.get("x-forwarded-for"),
                               parse_networks(self.settings.trusted_proxies))
 
+    def creator_of(self, request: Request) -> str:
+        """Who opens a session: a keyed hash of their address (the address is not stored).
+
+        Verification failures in any of their sessions count against it, so a fresh session
+        gives a guesser nothing new. Keyed with RAPPORT_VERIFICATION_SECRET, like the contact
+        hashes those counts sit beside.
+        """
+        secret = self.settings.verification_secret
+        return contact_hash("webchat-client:" + self.client_address(request),
+                            secret.encode() if secret else None)[:32]
+
     async def purge(self) -> tuple[int, int]:
         """Forget sessions idle RAPPORT_WEBCHAT_RETENTION_DAYS and their messages."""
         removed = await self.store.purge_stale(self.settings.webchat_retention_days)
@@ -366,8 +378,9 @@ class WebChatInput(InputChannel):
         self.watcher.notify(sender)
         collector = CollectingOutputChannel()
         try:
-            await on_new_message(UserMessage(text, collector, sender,
-                                             input_channel=self.name()))
+            await on_new_message(UserMessage(
+                text, collector, sender, input_channel=self.name(),
+                metadata={CLIENT_KEY: session.creator or sender}))
         except Exception:  # noqa: BLE001 (the boundary: log, answer honestly, never a 500)
             logger.exception("web chat message in %s failed", sender)
             await self.store.remove(sender, customer.seq)
@@ -432,7 +445,7 @@ class WebChatInput(InputChannel):
             verdict = self.new_sessions.take(self.client_address(request))
             if not verdict.allowed:
                 return _error(TOO_MANY_SESSIONS, 429, **{"Retry-After": str(verdict.retry_after)})
-            session = await self.store.create_session()
+            session = await self.store.create_session(self.creator_of(request))
             return response.json({"token": session.token}, status=201,
                                  headers={"Cache-Control": "no-store"})
 

@@ -47,6 +47,7 @@ class WebChatSession:
     sender_id: str
     created_at: datetime
     token: Optional[str] = None  # only when just created: it is not stored
+    creator: Optional[str] = None  # who opened it (`creator_of`); None on old sessions
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,11 @@ class WebChatStore(ThreadedStore):
 
     # -- sessions ------------------------------------------------------------------------
 
-    async def create_session(self) -> WebChatSession:
+    def create_schema(self) -> None:
+        super().create_schema()
+        tables.add_missing_columns(self.engine)
+
+    async def create_session(self, creator: Optional[str] = None) -> WebChatSession:
         """A new session with a fresh random token (returned once, stored only as a hash)."""
         token = secrets.token_urlsafe(32)
         token_hash = hash_token(token)
@@ -120,10 +125,10 @@ class WebChatStore(ThreadedStore):
             with self.engine.begin() as connection:
                 connection.execute(insert(sessions).values(
                     token_hash=token_hash, sender_id=sender_id_for(token_hash),
-                    created_at=now, last_seen_at=now))
+                    created_at=now, last_seen_at=now, creator=creator))
 
         await self.call(work)
-        return WebChatSession(sender_id_for(token_hash), now, token)
+        return WebChatSession(sender_id_for(token_hash), now, token, creator)
 
     async def session_for_token(self, token: str) -> Optional[WebChatSession]:
         """The live session a token opens (and mark it seen), or None."""
@@ -133,14 +138,15 @@ class WebChatStore(ThreadedStore):
         def work() -> Optional[WebChatSession]:
             with self.engine.begin() as connection:
                 row = connection.execute(
-                    select(sessions.c.sender_id, sessions.c.created_at, sessions.c.last_seen_at)
+                    select(sessions.c.sender_id, sessions.c.created_at, sessions.c.last_seen_at,
+                           sessions.c.creator)
                     .where(sessions.c.token_hash == token_hash)).first()
                 if row is None or now - row.last_seen_at > self._idle:
                     return None
                 if now - row.last_seen_at > TOUCH_EVERY:
                     connection.execute(update(sessions).where(
                         sessions.c.token_hash == token_hash).values(last_seen_at=now))
-                return WebChatSession(row.sender_id, row.created_at)
+                return WebChatSession(row.sender_id, row.created_at, creator=row.creator)
 
         return await self.call(work)
 

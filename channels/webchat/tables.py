@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
-    UniqueConstraint,
+    UniqueConstraint, inspect,
 )
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 MAX_AGENT_NAME = 80
 
@@ -36,6 +38,10 @@ sessions = Table(
     Column("sender_id", String(64), nullable=False, unique=True),
     Column("created_at", DateTime, nullable=False),
     Column("last_seen_at", DateTime, nullable=False),
+    # Who opened the session: a keyed hash of the client address (`creator_of`), never the
+    # address. Verification failures count against it, so a new session costs a guesser
+    # nothing. Null on sessions made before the column existed.
+    Column("creator", String(64)),
 )
 
 conversations = Table(  # the last number given out in each conversation
@@ -58,4 +64,21 @@ messages = Table(
     UniqueConstraint("conversation_id", "client_id"),
     Index("ix_webchat_messages_created_at", "created_at"),
 )
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Columns added since a table was first made (`create_all` never alters a table)."""
+    def has_creator() -> bool:
+        return any(column["name"] == "creator"
+                   for column in inspect(engine).get_columns(sessions.name))
+
+    if has_creator():
+        return
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"ALTER TABLE {sessions.name} ADD COLUMN creator VARCHAR(64)")
+    except DBAPIError:
+        if not has_creator():  # not another process adding it at the same moment
+            raise
 

@@ -32,6 +32,22 @@ async def test_new_sessions_are_limited_per_client_address(channel_server):
     assert (await server.request("POST", "/session", headers=other))[0] == 201
 
 
+async def test_messages_name_the_sessions_creator_not_the_session(channel_server):
+    """Verification failures count per client (issue 10, finding 2): every session one
+    address opens carries the same creator, a keyed hash of that address, to the actions."""
+    server = await channel_server(RAPPORT_TRUSTED_PROXIES="127.0.0.1")
+    guesser, customer = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.9"}
+    for headers in (guesser, guesser, customer):
+        status, body, _ = await server.request("POST", "/session", headers=headers)
+        assert status == 201
+        assert (await server.say(body["token"], "hello"))[0] == 200
+    clients = [message.metadata["rapport_client"] for message in server.agent.received]
+    senders = [message.sender_id for message in server.agent.received]
+    assert len(set(senders)) == 3  # three conversations...
+    assert clients[0] == clients[1] != clients[2]  # ...from two clients
+    assert all(len(client) == 32 and "203.0.113.7" not in client for client in clients)
+
+
 async def test_a_forged_forwarded_for_does_not_escape_the_limit(channel_server):
     """Without a trusted proxy the socket address counts, whatever the header claims."""
     server = await channel_server(RAPPORT_WEBCHAT_SESSIONS_PER_HOUR="2")

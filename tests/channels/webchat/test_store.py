@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -40,6 +41,41 @@ async def test_a_session_keeps_only_the_hash_of_its_token(store: WebChatStore) -
     assert found is not None and found.sender_id == session.sender_id and found.token is None
     other = session.token[:-1] + ("B" if session.token.endswith("A") else "A")
     assert await store.session_for_token(other) is None
+
+
+async def test_a_session_remembers_who_opened_it(store: WebChatStore) -> None:
+    session = await store.create_session("c0ffee")
+    assert session.creator == "c0ffee"
+    found = await store.session_for_token(session.token)
+    assert found is not None and found.creator == "c0ffee"
+
+
+async def test_a_sessions_table_made_before_creators_gains_the_column(store_url: str) -> None:
+    """A hub database from before sessions had a creator: the store adds the column, and the
+    sessions already there keep working (with no creator)."""
+    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, insert
+
+    old = MetaData()
+    Table("webchat_sessions", old, Column("id", Integer, primary_key=True),
+          Column("token_hash", String(64), nullable=False, unique=True),
+          Column("sender_id", String(64), nullable=False, unique=True),
+          Column("created_at", DateTime, nullable=False),
+          Column("last_seen_at", DateTime, nullable=False))
+    engine = create_engine(store_url)
+    old.create_all(engine)
+    token = secrets.token_urlsafe(16)
+    with engine.begin() as connection:
+        connection.execute(insert(old.tables["webchat_sessions"]).values(
+            token_hash=hashlib.sha256(token.encode()).hexdigest(), sender_id="wc-old",
+            created_at=naive_utcnow(), last_seen_at=naive_utcnow()))
+    engine.dispose()
+    store = WebChatStore.from_url(store_url)
+    try:
+        found = await store.session_for_token(token)
+        assert found is not None and (found.sender_id, found.creator) == ("wc-old", None)
+        assert (await store.create_session("beef")).creator == "beef"
+    finally:
+        await store.close()
 
 
 async def test_tokens_are_unique(store: WebChatStore) -> None:
