@@ -69,6 +69,7 @@ def verification_options() -> Dict[str, Any]:
     return {
         "limits": VerificationLimits(
             breaker_failures=settings.verify_breaker_failures,
+            breaker_contacts=settings.verify_breaker_contacts,
             breaker_window=timedelta(minutes=settings.verify_breaker_minutes)),
         "secret": secret.encode() if secret else None,
         "default_calling_code": calling_code(str(services.brand().profile.get("support_phone"))),
@@ -120,6 +121,11 @@ class VerifiedOrderForm(FormValidationAction, ABC):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         events: List[EventType] = [SlotSet("pending_question", None)]
+        if tracker.get_slot("verification_locked") and tracker.get_slot("requested_slot") is None:
+            # The form starts again: the lock lasts as long as the CRM's counts say (the
+            # window, or the breaker), not for the rest of the conversation's life.
+            events.append(SlotSet("verification_locked", False))
+            tracker.slots["verification_locked"] = False
         if in_shared_chat(tracker):
             # Everyone in a group would see the answer: ask for a private chat instead.
             if not said_since_last_message(tracker, "utter_private_chat_only"):

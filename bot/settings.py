@@ -14,7 +14,8 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_ACTIONS_HOST | 127.0.0.1 | interface the action server binds to (keep it on loopback) |
 | RAPPORT_ACTIONS_SECRET | generated per `rapport run` | shared secret Rasa sends the action server (`X-Rapport-Actions-Secret`) |
 | RAPPORT_VERIFICATION_SECRET | generated per `rapport run` | HMAC key for the contact details verification attempts are counted under (set it to keep counts across restarts and share them between action servers) |
-| RAPPORT_VERIFY_BREAKER_FAILURES | 40 | failed verifications from everyone that pause e-mail/postcode verification |
+| RAPPORT_VERIFY_BREAKER_FAILURES | 10 | failed verifications with one e-mail or postcode, from anyone, that pause verification with it |
+| RAPPORT_VERIFY_BREAKER_CONTACTS | 100 | different e-mails/postcodes failing that pause e-mail/postcode verification for everyone |
 | RAPPORT_VERIFY_BREAKER_MINUTES | 15 | the window those failures are counted in |
 | RAPPORT_HUB_PORT | 8080 | hub (status page, agent console, web chat widget) |
 | RAPPORT_RASA_JWT_SECRET | generated per `rapport run` | enables Rasa's HTTP API, JWT-authenticated |
@@ -48,8 +49,10 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_WEBCHAT_SESSIONS_PER_HOUR | 30 | new web chat sessions per client address (RAPPORT_TRUSTED_PROXIES) an hour |
 | RAPPORT_WEBCHAT_POLLS_PER_SESSION | 3 | long polls one web chat session may hold open at once |
 | RAPPORT_WEBCHAT_RETENTION_DAYS | 30 | web chat sessions unused this long are purged with their messages (at start, then hourly) |
+| RAPPORT_RETENTION_DAYS | 365 | `rapport privacy purge` deletes exchange-log turns and Rasa's tracker-store and event-broker events older than this |
 | RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR | 3 | handoffs one unverified client may open an hour |
 | RAPPORT_ACTIONS_MAX_BODY_BYTES | 8388608 | largest request the action server reads, and a deflate body's largest inflated size |
+| RAPPORT_INBOX_CONFIDENCE | 0.6 | customer messages understood with less confidence than this (or not at all) go to the NLU inbox |
 """
 
 from __future__ import annotations
@@ -131,7 +134,8 @@ class Settings:
     actions_host: str = "127.0.0.1"
     actions_secret: Optional[str] = field(default=None, repr=False)
     verification_secret: Optional[str] = field(default=None, repr=False)
-    verify_breaker_failures: int = 40
+    verify_breaker_failures: int = 10
+    verify_breaker_contacts: int = 100
     verify_breaker_minutes: int = 15
     rasa_jwt_secret: Optional[str] = field(default=None, repr=False)
     crm_backend: str = "sql"
@@ -164,8 +168,10 @@ class Settings:
     webchat_sessions_per_hour: int = 30
     webchat_polls_per_session: int = 3
     webchat_retention_days: int = 30
+    retention_days: int = 365
     unverified_handoffs_per_hour: int = 3
     actions_max_body_bytes: int = 8 * 1024 * 1024
+    inbox_confidence: float = 0.6
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -183,7 +189,8 @@ class Settings:
             actions_host=env.get("RAPPORT_ACTIONS_HOST") or "127.0.0.1",
             actions_secret=env.get("RAPPORT_ACTIONS_SECRET") or None,
             verification_secret=env.get("RAPPORT_VERIFICATION_SECRET") or None,
-            verify_breaker_failures=_int(env, "RAPPORT_VERIFY_BREAKER_FAILURES", 40),
+            verify_breaker_failures=_int(env, "RAPPORT_VERIFY_BREAKER_FAILURES", 10),
+            verify_breaker_contacts=_int(env, "RAPPORT_VERIFY_BREAKER_CONTACTS", 100),
             verify_breaker_minutes=_int(env, "RAPPORT_VERIFY_BREAKER_MINUTES", 15),
             rasa_jwt_secret=env.get("RAPPORT_RASA_JWT_SECRET") or None,
             crm_backend=(env.get("RAPPORT_CRM_BACKEND") or "sql").lower(),
@@ -217,8 +224,10 @@ class Settings:
             webchat_sessions_per_hour=_int(env, "RAPPORT_WEBCHAT_SESSIONS_PER_HOUR", 30),
             webchat_polls_per_session=_int(env, "RAPPORT_WEBCHAT_POLLS_PER_SESSION", 3),
             webchat_retention_days=_int(env, "RAPPORT_WEBCHAT_RETENTION_DAYS", 30),
+            retention_days=_int(env, "RAPPORT_RETENTION_DAYS", 365),
             unverified_handoffs_per_hour=_int(env, "RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR", 3),
             actions_max_body_bytes=_int(env, "RAPPORT_ACTIONS_MAX_BODY_BYTES", 8 * 1024 * 1024),
+            inbox_confidence=_float(env, "RAPPORT_INBOX_CONFIDENCE", 0.6),
         )
 
     def with_changes(self, **changes: object) -> "Settings":
@@ -268,6 +277,7 @@ class Settings:
             "RAPPORT_ACTIONS_PORT": str(self.actions_port),
             "RAPPORT_ACTIONS_HOST": self.actions_host,
             "RAPPORT_VERIFY_BREAKER_FAILURES": str(self.verify_breaker_failures),
+            "RAPPORT_VERIFY_BREAKER_CONTACTS": str(self.verify_breaker_contacts),
             "RAPPORT_VERIFY_BREAKER_MINUTES": str(self.verify_breaker_minutes),
             "RAPPORT_HUB_PORT": str(self.hub_port),
             "RAPPORT_CRM_BACKEND": self.crm_backend,
@@ -293,8 +303,10 @@ class Settings:
             "RAPPORT_WEBCHAT_SESSIONS_PER_HOUR": str(self.webchat_sessions_per_hour),
             "RAPPORT_WEBCHAT_POLLS_PER_SESSION": str(self.webchat_polls_per_session),
             "RAPPORT_WEBCHAT_RETENTION_DAYS": str(self.webchat_retention_days),
+            "RAPPORT_RETENTION_DAYS": str(self.retention_days),
             "RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR": str(self.unverified_handoffs_per_hour),
             "RAPPORT_ACTIONS_MAX_BODY_BYTES": str(self.actions_max_body_bytes),
+            "RAPPORT_INBOX_CONFIDENCE": str(self.inbox_confidence),
         }
         optional = {"RAPPORT_RASA_JWT_SECRET": self.rasa_jwt_secret,
                     "RAPPORT_CRM_API_URL": self.crm_api_url,

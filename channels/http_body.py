@@ -10,6 +10,20 @@ from sanic.request import Request
 from channels.message_guard import MessageRejected
 
 
+# The most any request to Rasa's server may carry: Sanic's default (100 MB) is read whole
+# before a non-streamed route (web chat, Rasa's own API) can look at the token.
+MAX_REQUEST_BYTES = 1_048_576
+
+
+def cap_request_size(app: Any, limit: int = MAX_REQUEST_BYTES) -> None:
+    """Lower the app's request cap to `limit`: bigger bodies get 413 before they are read.
+
+    Sanic reads the cap as each connection opens, so a channel calls this from a
+    `before_server_start` listener; every channel does, since any one may be the only one.
+    """
+    app.config.REQUEST_MAX_SIZE = min(int(app.config.REQUEST_MAX_SIZE), limit)
+
+
 class BodyTooLarge(ValueError):
     """The request body is larger than the route accepts."""
 

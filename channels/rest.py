@@ -33,7 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import Settings
-from channels.http_body import BodyTooLarge, parse_json_object, read_body
+from channels.http_body import BodyTooLarge, cap_request_size, parse_json_object, read_body
 from channels.message_guard import MessageRejected, check_command, check_sender, check_text
 from channels.rate_limit import FLOOD_REPLY, RateLimiter, flood_limiter
 
@@ -123,6 +123,10 @@ class HardenedRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("rapport_rest_webhook", __name__)
+
+        @webhook.listener("before_server_start")
+        async def cap_requests(app: Any, _loop: Any) -> None:
+            cap_request_size(app)
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

@@ -6,8 +6,11 @@ reveals which part was wrong or whether the order exists.
 
 Guessing is limited (`VerificationLimits`) on keys an attacker cannot reset by opening a new
 conversation: per conversation, per (order, client), per (contact, client), per client, and a
-breaker over everyone's failures. The order or contact alone is never locked for everyone, so
-a stranger's guesses cannot lock the real customer out of their own channel. Each attempt is
+breaker in two parts: many failures with one contact detail pause that contact detail, and
+failures with many different contact details pause guessable verification for everyone. The
+order is never locked for everyone, and a contact under attack only pauses that contact, so
+a stranger's guesses cannot lock the real customer out: they still verify with their other
+detail (postcode or e-mail), their Telegram phone, or a remembered identity. Each attempt is
 reserved in the CRM (pending counts as failed) before anything is compared, so parallel
 guesses cannot all see the same number of tries left.
 """
@@ -130,9 +133,12 @@ class VerificationLimits:
 
     `per_conversation`, `per_order_client` and `per_contact_client` lock one client out of
     one conversation, order or contact; `per_client` stops one client guessing across many
-    orders; `breaker_failures` across everyone in `breaker_window` pauses guessable
-    verification (e-mail, postcode) for everybody until the failures age out. A phone number
-    the messaging app vouches for is not guessable, so it still works while the breaker is open.
+    orders. The breaker, over everyone's failures in `breaker_window`: `breaker_failures` with
+    one contact detail pause verification with that detail (someone is working through order
+    numbers against one e-mail); failures with `breaker_contacts` different details pause
+    guessable verification (e-mail, postcode) for everybody (someone is spraying many). Both
+    lift as the failures age out. A phone number the messaging app vouches for is not
+    guessable, so it still works while the breaker is open.
     """
 
     per_conversation: int = MAX_FAILED_ATTEMPTS
@@ -140,7 +146,8 @@ class VerificationLimits:
     per_contact_client: int = MAX_FAILED_ATTEMPTS
     per_client: int = 10
     window: timedelta = ATTEMPT_WINDOW
-    breaker_failures: int = 40
+    breaker_failures: int = 10
+    breaker_contacts: int = 100
     breaker_window: timedelta = timedelta(minutes=15)
 
     def attempts_left(self, counts: AttemptCounts) -> int:
@@ -151,7 +158,8 @@ class VerificationLimits:
                           self.per_client - counts.client))
 
     def breaker_open(self, counts: AttemptCounts) -> bool:
-        return counts.everyone >= self.breaker_failures
+        return (counts.contact >= self.breaker_failures
+                or counts.contacts >= self.breaker_contacts)
 
 
 @dataclass(frozen=True)
@@ -204,8 +212,9 @@ async def verify_customer(crm: Crm, conversation_id: str, order_number: str, con
     if refusal:
         await crm.settle_verification_attempt(reservation.attempt_id, "refused")
         if refusal == "paused":
-            log.warning("verification paused: %d failures from everyone in %s",
-                        counts.everyone, limits.breaker_window)
+            log.warning("verification paused: %d failures with this contact detail, %d "
+                        "contact details failing, in %s", counts.contact, counts.contacts,
+                        limits.breaker_window)
         return VerificationResult(refusal)
     try:
         matched, customer_id = await _compare(crm, order_number, contact, given_phone,

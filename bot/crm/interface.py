@@ -139,6 +139,8 @@ class AttemptCounts:
     contact_client: int  # with this contact detail from this client
     client: int  # from this client, any order
     everyone: int  # from anyone, in the breaker's window
+    contact: int = 0  # with this contact detail from anyone, in the breaker's window
+    contacts: int = 0  # distinct contact details failing, from anyone, in the breaker's window
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,8 @@ class Crm(Protocol):
         """Record a pending attempt and count the others, in one serialised transaction.
 
         Counts cover failed and pending attempts at or after `since` (`breaker_since` for
-        `everyone`), so parallel attempts each see the ones reserved before them.
+        `everyone`, `contact` and `contacts`), so parallel attempts each see the ones reserved
+        before them.
         """
 
     async def settle_verification_attempt(self, attempt_id: str, outcome: str) -> None:

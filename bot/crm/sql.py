@@ -291,6 +291,11 @@ def _reserve_attempt(
                              attempts.client == row.client),
         client=count(since, attempts.client == row.client),
         everyone=count(breaker_since),
+        contact=count(breaker_since, attempts.contact_hash == row.contact_hash),
+        contacts=int(session.scalar(
+            select(func.count(func.distinct(attempts.contact_hash))).where(
+                or_(attempts.succeeded.is_(False), attempts.succeeded.is_(None)),
+                attempts.id != row.id, attempts.at >= naive_utc(breaker_since))) or 0),
     )
     return Reservation(str(row.id), counts)
 

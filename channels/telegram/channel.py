@@ -21,7 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.settings import Settings
-from channels.http_body import BodyTooLarge, read_body
+from channels.http_body import BodyTooLarge, cap_request_size, read_body
 from channels.telegram.output import OutboxOutputChannel
 from channels.telegram.runtime import TelegramRuntime, Tuning
 from channels.telegram.store import StoreUnavailable
@@ -96,6 +96,10 @@ class TelegramInput(InputChannel):
         else:
             self._warn_once("token", "telegram: RAPPORT_TELEGRAM_TOKEN is not set; the Telegram "
                             "channel answers 503 until it is")
+
+        @webhook.listener("before_server_start")
+        async def cap_requests(app: Any, _loop: Any) -> None:
+            cap_request_size(app)
 
         @webhook.listener("after_server_start")
         async def start(app: Any, _loop: Any) -> None:

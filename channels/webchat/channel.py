@@ -54,6 +54,7 @@ from bot.errors import StoreUnavailable
 from channels.message_guard import MessageRejected, check_command, check_text, command_intent
 from bot.settings import Settings
 from channels.rate_limit import FLOOD_REPLY, RateLimiter, flood_limiter
+from channels.http_body import cap_request_size
 from channels.rest import CLIENT_KEY, parse_json_body
 from bot.channel_registry import DeliveryFailed
 from channels.webchat.store import (
@@ -416,6 +417,7 @@ class WebChatInput(InputChannel):
         @webchat.listener("before_server_start")
         async def install_gate(app: Sanic, _loop: Any) -> None:
             app.request_middleware.appendleft(self._gate)
+            cap_request_size(app)
 
         @webchat.listener("after_server_start")
         async def start_purging(_app: Sanic, _loop: Any) -> None:

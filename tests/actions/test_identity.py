@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import text
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.identity import ValidateVerifyForm
-from bot.database import make_engine
+from bot.database import make_engine, naive_utcnow
 from bot.settings import Settings
 from tests.conftest import PROJECT, TODAY
 from tests.support.trackers import DOMAIN, make_tracker, responses, slot_events
@@ -159,11 +161,11 @@ def contact_turn(contact: str, sender: str, channel: str = "webchat", **metadata
 
 async def test_the_breaker_pauses_verification_with_an_honest_answer(crm, brand, tmp_path):
     settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(tmp_path),
-                                  "RAPPORT_VERIFY_BREAKER_FAILURES": "2"})
+                                  "RAPPORT_VERIFY_BREAKER_CONTACTS": "2"})
     services.use(services.Services(settings=settings, crm=crm, brand=brand, today=lambda: TODAY))
     try:
-        for stranger in ("s1", "s2"):
-            dispatcher, _ = await run_form(contact_turn("eve@example.com", stranger))
+        for stranger, guess in (("s1", "eve@example.com"), ("s2", "mallory@example.com")):
+            dispatcher, _ = await run_form(contact_turn(guess, stranger))
             assert responses(dispatcher) == ["utter_verify_failed"]
         dispatcher, events = await run_form(contact_turn("ada@example.com", "ada"))
         assert responses(dispatcher) == ["utter_verify_locked"]
@@ -171,6 +173,36 @@ async def test_the_breaker_pauses_verification_with_an_honest_answer(crm, brand,
         assert "customer_verified" not in slot_events(events)
     finally:
         services.use(None)
+
+
+async def test_a_lock_lasts_the_window_not_the_conversations_life(use_crm, seeded_crm_url):
+    """Three typos lock a chat for the hour; a Telegram chat is one conversation for life, so
+    a lock held in a slot for good would lock that customer out for good."""
+    for _ in range(3):
+        dispatcher, events = await run_form(contact_turn("ada@exmaple.com", "tg-7", "telegram"))
+    assert responses(dispatcher) == ["utter_verify_locked"]
+    locked = {"verification_locked": True, "requested_slot": None}
+
+    def start_again():  # the customer asks again: the form starts with the lock still set
+        return make_tracker(text="where is RP-100001", intent="ask_order_status",
+                            channel="telegram", sender="tg-7", slots=locked,
+                            trailing_slots={"order_number": "RP-100001"})
+
+    dispatcher, events = await run_form(start_again())
+    assert slot_events(events)["verification_locked"] is False  # the CRM's counts decide now
+    assert slot_events(events)["order_number"] == "RP-100001"
+    dispatcher, _ = await run_form(contact_turn("ada@example.com", "tg-7", "telegram"))
+    assert responses(dispatcher) == ["utter_verify_locked"]  # within the hour: still locked
+
+    engine = make_engine(seeded_crm_url)
+    with engine.begin() as connection:  # an hour and a bit later
+        connection.execute(text("UPDATE verification_attempts SET at = :at"),
+                           {"at": naive_utcnow() - timedelta(minutes=61)})
+    engine.dispose()
+    await run_form(start_again())
+    dispatcher, events = await run_form(contact_turn("ada@example.com", "tg-7", "telegram"))
+    assert responses(dispatcher) == ["utter_verified"]
+    assert slot_events(events)["customer_verified"] is True
 
 
 async def test_failures_count_against_the_channels_client_not_the_sender_id(use_crm):

@@ -118,48 +118,76 @@ async def test_one_client_cannot_spread_guesses_over_many_orders(crm):
 
 
 async def test_a_thousand_fresh_senders_against_one_email_unlock_nothing(crm, seeded_crm_url):
-    """The acceptance: 1,000 guesses, one new sender each, trip the breaker and unlock nothing;
-    the real customer still verifies from their own channel."""
+    """The acceptance: 1,000 guesses, one new sender each, trip the breaker and unlock nothing,
+    even with the victim's real order among them; the real customer still verifies."""
     engine = make_engine(seeded_crm_url)
     with engine.connect() as connection:
-        victim_id, email = connection.execute(
-            select(CustomerRow.id, CustomerRow.email).where(CustomerRow.id.notlike("C-0000%"))
-            .order_by(CustomerRow.id).limit(1)).one()
-        victim_orders = set(connection.scalars(
-            select(OrderRow.number).where(OrderRow.customer_id == victim_id)))
-        sequential = any(number.startswith("RP-1100") for number in connection.scalars(
-            select(OrderRow.number)))
+        victim_id, email, postcode = connection.execute(
+            select(CustomerRow.id, CustomerRow.email, CustomerRow.postcode)
+            .where(CustomerRow.id.notlike("C-0000%")).order_by(CustomerRow.id).limit(1)).one()
+        victim_order = connection.scalars(
+            select(OrderRow.number).where(OrderRow.customer_id == victim_id)).first()
+        numbers = sorted(int(number[3:]) for number in connection.scalars(
+            select(OrderRow.number)) if number[3:].isdigit())
     engine.dispose()
-    assert not sequential, "seeded order numbers must not be sequential"
+    gaps = [later - earlier for earlier, later in zip(numbers, numbers[1:])]
+    assert sum(gap == 1 for gap in gaps) < len(gaps) / 2, \
+        "seeded order numbers must not be sequential"
+    guesses = [f"RP-{100007 + n}" for n in range(1000)]  # what a guesser tries: the next ones
+    guesses[500] = victim_order  # and, by luck or knowledge, the right one
+
+    async def attack(limits: VerificationLimits, now: datetime) -> list[str]:
+        async def guess(batch: range) -> list[str]:
+            return [(await verify_customer(crm, f"stranger-{n}", guesses[n], email, now=now,
+                                           client=f"webchat:stranger-{n}", limits=limits)
+                     ).status for n in batch]
+
+        return [status for batch in await asyncio.gather(
+            *(guess(range(start, 1000, 4)) for start in range(4))) for status in batch]
+
     limits = VerificationLimits()
     now = datetime.now(timezone.utc)
-    guesses = [f"RP-{100007 + n}" for n in range(1000)]  # what a guesser tries: the next ones
-
-    async def guess(batch: range) -> list[str]:
-        return [(await verify_customer(crm, f"stranger-{n}", guesses[n], email, now=now,
-                                       client=f"webchat:stranger-{n}")).status for n in batch]
-
-    statuses = [status for batch in await asyncio.gather(
-        *(guess(range(start, 1000, 4)) for start in range(4))) for status in batch]
+    statuses = await attack(limits, now)
     assert "verified" not in statuses
     assert statuses.count("mismatch") <= limits.breaker_failures
     assert statuses.count("paused") >= 1000 - limits.breaker_failures
-    assert not victim_orders & set(guesses)  # the next numbers after the demo's say nothing
 
-    # While the breaker is open nobody verifies with an e-mail, the real customer included...
+    # While that e-mail is under attack it verifies nobody, its owner included...
+    owner = await verify_customer(crm, "owner-web", victim_order, email, now=now,
+                                  client="webchat:owner")
+    assert owner.status == "paused"
+    # ...but the owner verifies with their postcode, and other customers are untouched,
+    by_postcode = await verify_customer(crm, "owner-web", victim_order, postcode, now=now,
+                                        client="webchat:owner")
+    assert by_postcode.status == "verified"
     ada = await verify_customer(crm, "ada-web", "RP-100001", "ada@example.com", now=now,
                                 client="webchat:ada")
-    assert ada.status == "paused"
-    # ...but a phone number Telegram vouches for is not guessable and still works,
-    by_phone = await verify_customer(crm, "ada-tg", "RP-100001", "+31612345678", now=now,
-                                     attested_phone=True, client="telegram:4242")
-    assert by_phone.status == "verified"
-    # and once the failures age out of the breaker's window, a client that never failed
-    # verifies as usual: the strangers' failures are theirs, not the order's or the e-mail's.
+    assert ada.status == "verified"
+    # and once the failures age out of the breaker's window the e-mail works again.
     later = now + limits.breaker_window + timedelta(minutes=1)
-    again = await verify_customer(crm, "ada-web", "RP-100001", "ada@example.com", now=later,
-                                  client="webchat:ada")
+    again = await verify_customer(crm, "owner-web", victim_order, email, now=later,
+                                  client="webchat:owner")
     assert again.status == "verified"
+
+    # Without the breaker the same guesses find the order: the limits above are what held.
+    unguarded = await attack(VerificationLimits(breaker_failures=10**6, breaker_contacts=10**6),
+                             later + limits.window + timedelta(minutes=1))
+    assert unguarded.count("verified") == 1
+
+
+async def test_guesses_across_many_emails_pause_everyone_but_telegram_phones(crm):
+    limits = VerificationLimits(breaker_contacts=5)
+    now = datetime.now(timezone.utc)
+    for n in range(5):
+        result = await verify_customer(crm, f"spray-{n}", "RP-100001", f"x{n}@example.com",
+                                       now=now, client=f"webchat:spray-{n}", limits=limits)
+        assert result.status == "mismatch"
+    ada = await verify_customer(crm, "ada-web", "RP-100001", "ada@example.com", now=now,
+                                client="webchat:ada", limits=limits)
+    assert ada.status == "paused"
+    by_phone = await verify_customer(crm, "ada-tg", "RP-100001", "+31612345678", now=now,
+                                     attested_phone=True, client="telegram:4242", limits=limits)
+    assert by_phone.status == "verified"
 
 
 async def test_the_lock_lifts_after_an_hour(crm):

@@ -49,10 +49,10 @@ async def test_a_whole_complaint_over_http(crm, http_crm):
     keys = AttemptKeys(conversation_id="c1", order_number="RP-100003", client="rest:app",
                        contact_hash="h")
     first = await http_crm.reserve_verification_attempt(keys, since=since, breaker_since=since)
-    assert first.counts == AttemptCounts(0, 0, 0, 0, 0)
+    assert first.counts == AttemptCounts(0, 0, 0, 0, 0, 0, 0)
     await http_crm.settle_verification_attempt(first.attempt_id, "failed")
     second = await http_crm.reserve_verification_attempt(keys, since=since, breaker_since=since)
-    assert second.counts == AttemptCounts(1, 1, 1, 1, 1)
+    assert second.counts == AttemptCounts(1, 1, 1, 1, 1, 1, 1)
     await http_crm.settle_verification_attempt(second.attempt_id, "refused")
     with pytest.raises(InvalidRequest):
         await http_crm.settle_verification_attempt(second.attempt_id, "failed")  # forgotten

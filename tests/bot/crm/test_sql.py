@@ -126,11 +126,11 @@ async def test_verification_attempts_are_reserved_counted_and_never_store_the_se
     counts = (await crm.reserve_verification_attempt(
         _keys("conv-1", "RP-100001", "web:2", "h1"), since=since, breaker_since=since)).counts
     assert counts == AttemptCounts(conversation=2, order_client=1, contact_client=0, client=1,
-                                   everyone=3)
+                                   everyone=3, contact=2, contacts=2)
     naive_future = datetime.utcnow() + timedelta(minutes=1)
     later = (await crm.reserve_verification_attempt(
         _keys(), since=naive_future, breaker_since=naive_future)).counts
-    assert later == AttemptCounts(0, 0, 0, 0, 0)
+    assert later == AttemptCounts(0, 0, 0, 0, 0, 0, 0)
     assert pending.attempt_id
     columns = {c["name"] for c in inspect(seeded).get_columns("verification_attempts")}
     assert columns == {"id", "conversation_id", "order_number", "client", "contact_hash",

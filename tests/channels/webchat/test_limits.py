@@ -127,3 +127,23 @@ async def test_the_channel_purges_stale_sessions_when_it_starts(channel_server, 
     assert await store.history(old.sender_id) == []
     status, _, _ = await server.request("GET", "/history", token=old.token)
     assert status == 401
+
+
+async def test_a_huge_body_is_refused_before_it_is_read(channel_server):
+    """Sanic reads a non-streamed body whole before any route runs (100 MB by default): the
+    channel caps every request to Rasa's server, so 10 MB announced gets 413 at once."""
+    server = await channel_server()
+    host, port = server.url.split("//")[1].split("/")[0].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        for path in ("/webhooks/webchat/session", "/webhooks/webchat/message"):
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: localhost\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+                         .encode())
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(4096), HANG_GUARD_S)
+            assert answer.startswith(b"HTTP/1.1 413"), (path, answer[:200])
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, int(port))
+    finally:
+        writer.close()
