@@ -8,8 +8,9 @@ covered), and wraps stdout/stderr, which the supervisor writes to `var/logs/*.lo
 whatever is printed outside logging (an uncaught traceback).
 
 Redacted: every setting marked secret (`repr=False` in `bot.settings.Settings`, e.g. the
-Telegram token and webhook secret, the JWT, CRM and action-server secrets), in plain and
-URL-encoded form, and anything shaped like a Telegram bot token.
+Telegram token and webhook secret, the JWT, CRM and action-server secrets) and the password
+in every database or service URL setting, in plain and URL-encoded form, and anything
+shaped like a Telegram bot token.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 import traceback
 from collections.abc import Mapping
 from typing import Any, Iterable, Optional
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 REDACTED = "[redacted]"
 MIN_SECRET_CHARS = 6  # shorter values would blank out ordinary words
@@ -30,9 +31,17 @@ _TELEGRAM_TOKEN = re.compile(r"(?<![0-9])[0-9]{5,16}:[A-Za-z0-9_-]{30,}")
 
 
 def secrets_of(settings: Any) -> list[str]:
-    """The values of the settings marked secret (`field(repr=False)`)."""
+    """The values of the settings marked secret (`field(repr=False)`), and the passwords in
+    every `*_url` setting (`postgresql://rapport:<password>@db/crm`)."""
     found: list[str] = []
     for item in dataclasses.fields(settings):
+        url = getattr(settings, item.name, None) if item.name.endswith("_url") else None
+        if isinstance(url, str) and "@" in url:
+            try:
+                password = urlsplit(url).password
+            except ValueError:  # not a URL after all
+                password = None
+            found += [password, unquote(password)] if password else []
         if item.repr:
             continue
         value = getattr(settings, item.name, None)

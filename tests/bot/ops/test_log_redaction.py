@@ -13,6 +13,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+from urllib.parse import quote
 from pathlib import Path
 from typing import Iterator
 
@@ -25,7 +26,7 @@ from tests.support import PROJECT
 
 TOKEN = "424242:Not-shaped-like-a-token"  # only a configured secret can catch this one
 WEBHOOK_SECRET = secrets.token_urlsafe(24)  # made per run
-JWT_SECRET = "jwt/secret+with=url&chars"
+JWT_SECRET = f"jwt/{secrets.token_urlsafe(12)}+with=url&chars"  # needs quoting in a URL
 
 EXCHANGE = textwrap.dedent('''
     import asyncio, logging, sys
@@ -108,7 +109,8 @@ def test_redactor():
     assert redact("x s3cret-value y") == f"x {REDACTED} y"
     assert redact("ab%2Fcd%20ef and ab/cd%20ef") == f"{REDACTED} and {REDACTED}"
     assert redact("tiny words stay") == "tiny words stay"  # too short to be a secret
-    assert redact("https://api.telegram.org/bot110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/x") \
+    shaped = f"{secrets.randbelow(10**9) + 10**8}:{secrets.token_urlsafe(26)}"  # a bot token's shape
+    assert redact(f"https://api.telegram.org/bot{shaped}/x") \
         == f"https://api.telegram.org/bot{REDACTED}/x"  # token-shaped, even if not configured
 
 
@@ -118,6 +120,18 @@ def test_secrets_of_are_the_settings_marked_secret():
     found = secrets_of(settings)
     assert TOKEN in found and "hub-secret-xyz" in found
     assert str(PROJECT) not in found
+
+
+def test_passwords_in_database_urls_are_secrets():
+    password = secrets.token_urlsafe(12) + "/+"
+    settings = Settings.from_env({
+        "RAPPORT_HOME": str(PROJECT),
+        "RAPPORT_CRM_URL": f"postgresql://rapport:{quote(password, safe='')}@db:5432/crm",
+        "RAPPORT_HUB_DB_URL": "postgresql://nobody@db/hub"})  # no password: nothing to hide
+    found = secrets_of(settings)
+    assert password in found
+    line = Redactor(found)(f"could not connect to postgresql://rapport:{password}@db:5432/crm")
+    assert password not in line and REDACTED in line
 
 
 def test_the_filter_redacts_records_made_before_it_was_installed():
