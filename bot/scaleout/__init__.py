@@ -1,0 +1,1 @@
+"""The scale-out profile: what more than one Rasa process needs."""
