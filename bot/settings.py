@@ -28,6 +28,8 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_HUB_DB_URL | sqlite:///$VAR/hub.db | handoffs, agents, web chat messages |
 | RAPPORT_EVENTS_DB | $VAR/events.db | Rasa's SQLite event broker, read by the hub |
 | RAPPORT_TRACKER_DB | $VAR/tracker.db | Rasa's SQLite tracker store |
+| RAPPORT_TRACKER_DB_URL | sqlite:///$RAPPORT_TRACKER_DB | Rasa's tracker store as the hub reads it (SQLAlchemy URL; PostgreSQL when scaling out) to make the exchange log complete after a RabbitMQ outage |
+| RAPPORT_RABBITMQ_URL | (none: the hub reads the SQL broker) | `amqp://user:password@host:port/` of the RabbitMQ Rasa's broker publishes to (endpoints.scale.yml); the hub then consumes it and reconciles from the tracker store; `rapport run` hands Rasa its parts as RAPPORT_RABBITMQ_HOST, _PORT, _USER, _PASSWORD |
 | RAPPORT_ENDPOINTS | endpoints.yml | Rasa endpoints file (endpoints.scale.yml to scale out) |
 | RAPPORT_TRAIN_EPOCHS_SCALE | 1.0 | multiplies epochs in config.yml (tests train faster) |
 | RAPPORT_MAX_MESSAGE_CHARS | 4000 | longer customer messages are refused with a clear answer |
@@ -51,6 +53,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_WEBCHAT_RETENTION_DAYS | 30 | web chat sessions unused this long are purged with their messages (at start, then hourly) |
 | RAPPORT_RETENTION_DAYS | 365 | `rapport privacy purge` deletes exchange-log turns and Rasa's tracker-store and event-broker events older than this |
 | RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR | 3 | handoffs one unverified client may open an hour |
+| RAPPORT_ACTION_TIMEOUT_S | 10 | longest Rasa waits for a custom action; then the customer gets an apology (`utter_service_trouble`), not silence |
 | RAPPORT_ACTIONS_MAX_BODY_BYTES | 8388608 | largest request the action server reads, and a deflate body's largest inflated size |
 | RAPPORT_INBOX_CONFIDENCE | 0.6 | customer messages understood with less confidence than this (or not at all) go to the NLU inbox |
 """
@@ -121,6 +124,24 @@ def _rest_tokens(raw: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _rabbitmq_url(raw: str) -> Optional[str]:
+    if raw and not raw.startswith(("amqp://", "amqps://")):
+        raise SettingsError("RAPPORT_RABBITMQ_URL must start with amqp:// or amqps://")
+    return raw or None
+
+
+def _rabbitmq_parts(url: str) -> dict[str, str]:
+    """RAPPORT_RABBITMQ_URL as the variables endpoints.scale.yml hands Rasa's Pika broker."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    return {"RAPPORT_RABBITMQ_URL": url,
+            "RAPPORT_RABBITMQ_HOST": parts.hostname or "127.0.0.1",
+            "RAPPORT_RABBITMQ_PORT": str(parts.port or 5672),
+            "RAPPORT_RABBITMQ_USER": unquote(parts.username or "guest"),
+            "RAPPORT_RABBITMQ_PASSWORD": unquote(parts.password or "guest")}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with `Settings.from_env()` and pass it down."""
@@ -147,6 +168,8 @@ class Settings:
     hub_db_url: str = ""
     events_db: str = ""
     tracker_db: str = ""
+    tracker_db_url: str = ""
+    rabbitmq_url: Optional[str] = field(default=None, repr=False)  # holds a password
     endpoints_file: str = "endpoints.yml"
     train_epochs_scale: float = 1.0
     max_message_chars: int = 4000
@@ -171,6 +194,7 @@ class Settings:
     retention_days: int = 365
     unverified_handoffs_per_hour: int = 3
     actions_max_body_bytes: int = 8 * 1024 * 1024
+    action_timeout_s: float = 10.0
     inbox_confidence: float = 0.6
 
     @classmethod
@@ -202,6 +226,8 @@ class Settings:
             hub_db_url=env.get("RAPPORT_HUB_DB_URL") or f"sqlite:///{var_dir / 'hub.db'}",
             events_db=env.get("RAPPORT_EVENTS_DB") or str(var_dir / "events.db"),
             tracker_db=env.get("RAPPORT_TRACKER_DB") or str(var_dir / "tracker.db"),
+            tracker_db_url=env.get("RAPPORT_TRACKER_DB_URL") or "",
+            rabbitmq_url=_rabbitmq_url(env.get("RAPPORT_RABBITMQ_URL") or ""),
             endpoints_file=env.get("RAPPORT_ENDPOINTS") or "endpoints.yml",
             train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
             max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 4000),
@@ -227,6 +253,7 @@ class Settings:
             retention_days=_int(env, "RAPPORT_RETENTION_DAYS", 365),
             unverified_handoffs_per_hour=_int(env, "RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR", 3),
             actions_max_body_bytes=_int(env, "RAPPORT_ACTIONS_MAX_BODY_BYTES", 8 * 1024 * 1024),
+            action_timeout_s=_float(env, "RAPPORT_ACTION_TIMEOUT_S", 10.0),
             inbox_confidence=_float(env, "RAPPORT_INBOX_CONFIDENCE", 0.6),
         )
 
@@ -254,6 +281,11 @@ class Settings:
     @property
     def allowed_webchat_origins(self) -> tuple[str, ...]:
         return self.webchat_origins or (self.hub_public_url, self.hub_url)
+
+    @property
+    def tracker_store_url(self) -> str:
+        """Rasa's tracker store as SQLAlchemy reaches it (RAPPORT_TRACKER_DB_URL, else the file)."""
+        return self.tracker_db_url or f"sqlite:///{Path(self.tracker_db).expanduser()}"
 
     @property
     def rasa_url(self) -> str:
@@ -306,6 +338,7 @@ class Settings:
             "RAPPORT_RETENTION_DAYS": str(self.retention_days),
             "RAPPORT_UNVERIFIED_HANDOFFS_PER_HOUR": str(self.unverified_handoffs_per_hour),
             "RAPPORT_ACTIONS_MAX_BODY_BYTES": str(self.actions_max_body_bytes),
+            "RAPPORT_ACTION_TIMEOUT_S": str(self.action_timeout_s),
             "RAPPORT_INBOX_CONFIDENCE": str(self.inbox_confidence),
         }
         optional = {"RAPPORT_RASA_JWT_SECRET": self.rasa_jwt_secret,
@@ -314,9 +347,12 @@ class Settings:
                     "RAPPORT_TELEGRAM_TOKEN": self.telegram_token,
                     "RAPPORT_TELEGRAM_WEBHOOK_SECRET": self.telegram_webhook_secret,
                     "RAPPORT_HUB_SECRET": self.hub_secret,
+                    "RAPPORT_TRACKER_DB_URL": self.tracker_db_url,
                     "RAPPORT_REST_TOKENS": ",".join(f"{name}={token}"
                                                     for name, token in self.rest_tokens),
                     "RAPPORT_ACTIONS_SECRET": self.actions_secret,
                     "RAPPORT_VERIFICATION_SECRET": self.verification_secret}
         env.update({name: value for name, value in optional.items() if value})
+        if self.rabbitmq_url:
+            env.update(_rabbitmq_parts(self.rabbitmq_url))
         return env

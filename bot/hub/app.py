@@ -12,7 +12,9 @@ from aiohttp import web
 from bot.channel_registry import ChannelRegistry
 from bot.hub import keys
 from bot.hub.console_app import add_console
+from bot.hub.insight_app import add_insight
 from bot.hub.routes import add_routes
+from bot.hub.views.nlu_inbox import inbox_resources
 from bot.settings import Settings
 
 _HERE = Path(__file__).parent
@@ -41,6 +43,8 @@ def create_app(settings: Settings, channels: Optional[ChannelRegistry] = None) -
     )
     app.cleanup_ctx.append(_http_client)
     add_console(app)
+    add_insight(app)
+    app.cleanup_ctx.append(inbox_resources)  # the NLU inbox and its retraining job
     add_routes(app)
     return app
 

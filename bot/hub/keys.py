@@ -11,6 +11,7 @@ from bot.handoff.agents import AgentDirectory
 from bot.hub.audit import AuditLog
 from bot.hub.feed import EventFeed
 from bot.hub.agent_desk import AgentDesk
+from bot.insight.exchange_log import ExchangeLog
 from bot.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,3 +25,4 @@ AGENTS = web.AppKey("agents", AgentDirectory)
 HANDOFFS = web.AppKey("handoffs", AgentDesk)
 FEED = web.AppKey("feed", EventFeed)
 AUDIT = web.AppKey("audit", AuditLog)  # the console's audit log (bot.hub.audit)
+EXCHANGE_LOG = web.AppKey("exchange_log", ExchangeLog)  # the exchange log (bot.insight)

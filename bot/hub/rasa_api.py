@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from bot.errors import Unavailable
 
 HUB_USER = {"username": "rapport-hub", "role": "admin"}
 TOKEN_SECONDS = 300
+MODEL_LOAD_SECONDS = 300.0  # loading a model (spaCy, TensorFlow) takes far longer than a call
 HANDOFF_RESOLVED = "EXTERNAL_handoff_resolved"
 HANDOFF_CALLBACK = "EXTERNAL_handoff_callback"
 
@@ -51,11 +53,12 @@ class RasaApi:
         return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{tail}"
 
     async def _call(self, method: str, url: str, body: Any = None,
-                    params: Optional[dict] = None) -> Any:
+                    params: Optional[dict] = None,
+                    timeout: Optional[aiohttp.ClientTimeout] = None) -> Any:
         try:
             async with self._session.request(method, url, json=body, params=params,
                                              headers=self._headers(),
-                                             timeout=self._timeout) as response:
+                                             timeout=timeout or self._timeout) as response:
                 if not 200 <= response.status < 300:
                     text = (await response.text())[:300]
                     raise RasaApiError(f"Rasa answered {response.status}: {text}")
@@ -102,3 +105,12 @@ class RasaApi:
         result = await self._call("POST", self._url(conversation_id, "trigger_intent"),
                                   {"name": intent, "entities": entities or {}})
         return list((result or {}).get("messages") or [])
+
+    async def load_model(self, path: Path, timeout: float = MODEL_LOAD_SECONDS) -> None:
+        """Make the running Rasa server serve the model file at `path` (on its machine).
+
+        Rasa loads the new model before it swaps it in, so conversations carry on; when the
+        load fails, Rasa answers an error and keeps the model it had.
+        """
+        await self._call("PUT", f"{self._base}/model", {"model_file": str(path)},
+                         timeout=aiohttp.ClientTimeout(total=timeout))

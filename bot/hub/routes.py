@@ -6,7 +6,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.hub.views import console, console_api, login, status, webchat
+from bot.hub.views import (
+    console, console_api, dashboard, insight_api, login, nlu_inbox, status, webchat,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -19,6 +21,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/widget/rapport.js", webchat.widget_script)
     app.router.add_get("/widget/rapport.css", webchat.widget_styles)
     app.router.add_get("/demo", webchat.demo_page)
+    app.router.add_get("/api/insight/conversations", insight_api.conversations)
+    app.router.add_get("/api/insight/conversations/{conversation_id}", insight_api.conversation)
     add_console_routes(app)
 
 
@@ -45,3 +49,11 @@ def add_console_routes(app: web.Application) -> None:
     app.router.add_get("/api/console/handoffs/{handoff_id}/stream",
                        console_api.conversation_stream)
     app.router.add_get("/api/console/audit", console_api.audit_json)
+    app.router.add_get(nlu_inbox.PAGE, nlu_inbox.inbox_page)
+    app.router.add_post(f"{nlu_inbox.PAGE}/label", nlu_inbox.label)
+    app.router.add_post(f"{nlu_inbox.PAGE}/dismiss", nlu_inbox.dismiss)
+    app.router.add_post(f"{nlu_inbox.PAGE}/retrain", nlu_inbox.retrain)
+    app.router.add_get("/api/console/inbox/retrain", nlu_inbox.retrain_progress)
+    app.router.add_get("/console/dashboard", dashboard.dashboard_page)
+    app.router.add_get(dashboard.DRILL_PATH, dashboard.conversations_page)
+    app.router.add_get(dashboard.DRILL_PATH + "/{conversation_id:.+}", dashboard.transcript_page)

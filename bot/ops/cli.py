@@ -135,7 +135,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     services = [
         Service("actions", python_command("-m", "bot.ops.cli", "serve", "actions"),
                 f"{settings.actions_url}/health", settings.actions_port, env),
-        Service("rasa", python_command("-m", "bot.ops.cli", "serve", "rasa", "--model", str(model)),
+        # no --model: `serve rasa` picks the current model at each (re)start
+        Service("rasa", python_command("-m", "bot.ops.cli", "serve", "rasa"),
                 f"{settings.rasa_url}/", settings.rasa_port, env),
         Service("hub", python_command("-m", "bot.ops.cli", "serve", "hub"),
                 f"{settings.hub_url}/health", settings.hub_port, env),
@@ -174,9 +175,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.service == "rasa":
         from bot.ops.rasa_server import serve
 
-        if not args.model:
-            raise CliError("serve rasa needs --model PATH")
-        serve(settings, Path(args.model))
+        from bot.ops.training import model_to_serve
+
+        model = Path(args.model) if args.model else model_to_serve(settings)
+        if model is None:
+            raise CliError("no trained model in RAPPORT_VAR_DIR/models: run `rapport train`")
+        serve(settings, model)
     elif args.service == "actions":
         from bot.ops.action_server import serve
 
@@ -256,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run one service in the foreground (used by run)")
     serve.add_argument("service", choices=["rasa", "actions", "hub"])
-    serve.add_argument("--model", help="model archive (rasa only)")
+    serve.add_argument("--model", help="model archive (rasa only; default: the one matching "
+                                       "the current content, else the newest)")
     serve.set_defaults(handler=cmd_serve)
 
     for register in _plugin_commands():
@@ -269,10 +274,18 @@ def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     from bot.channel_registry import ChannelRegistry
     from bot.crm.cli import add_crm_commands
     from bot.handoff.cli import add_agent_commands
+    from bot.hub.rasa_api import RasaApi
+    from bot.insight.cli import add_privacy_commands
+    from bot.insight.inbox_cli import add_inbox_commands
+    from bot.insight.report_cli import add_insight_commands
 
     channel_commands = [plugin.add_commands for plugin in ChannelRegistry.installed().plugins
                         if plugin.add_commands is not None]
-    return [add_crm_commands, add_agent_commands, *channel_commands]
+    def add_inbox(sub: argparse._SubParsersAction) -> None:  # the inbox retrains via Rasa's API
+        add_inbox_commands(sub, rasa_api=RasaApi)
+
+    return [add_crm_commands, add_agent_commands, add_privacy_commands, add_insight_commands,
+            add_inbox, *channel_commands]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -37,6 +37,10 @@ def serve(settings: Settings, model_path: Path, credentials: Optional[Path] = No
     """Serve Rasa until the process is told to stop."""
     import rasa.core.run
 
+    from bot.ops import action_guard, model_loading
+
+    action_guard.install(settings.action_timeout_s)
+    model_loading.install()  # ready in seconds, not a minute
     credentials = credentials or settings.home / "credentials.yml"
     jwt_secret = settings.rasa_jwt_secret
     if not jwt_secret:

@@ -64,6 +64,17 @@ def current_model(settings: Settings) -> Optional[Path]:
     return path if path.is_file() else None
 
 
+def model_to_serve(settings: Settings) -> Optional[Path]:
+    """The model matching the current content, else the newest trained one.
+
+    Read at every (re)start of Rasa, so a model retrained and loaded while Rapport runs (the
+    NLU inbox) is the one a restarted Rasa serves, not the one Rapport started with.
+    """
+    models = sorted(settings.models_dir.glob(f"{MODEL_PREFIX}*.tar.gz"),
+                    key=lambda model: model.stat().st_mtime, reverse=True)
+    return current_model(settings) or (models[0] if models else None)
+
+
 def training_config(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The Rasa config to train with: epochs scaled, spaCy pipeline at its absolute path.
 

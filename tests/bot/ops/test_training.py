@@ -3,7 +3,9 @@ import shutil
 import yaml
 
 from bot.settings import Settings
-from bot.ops.training import content_hash, current_model, training_config
+import os
+
+from bot.ops.training import content_hash, current_model, model_path_for, model_to_serve, training_config
 from tests.conftest import PROJECT
 
 
@@ -35,3 +37,19 @@ def test_training_config_scales_epochs_and_pins_the_spacy_path(tmp_path):
     assert ted["epochs"] == round(original["epochs"] * 0.5)
     spacy_nlp = next(p for p in adjusted["pipeline"] if p["name"] == "SpacyNLP")
     assert spacy_nlp["model"] == str(tmp_path / "spacy" / "en_rapport")
+
+
+def test_rasa_serves_the_current_model_else_the_newest(tmp_path):
+    """A restarted Rasa serves what the inbox last trained, not what Rapport started with."""
+    settings = _project_copy(tmp_path)
+    assert model_to_serve(settings) is None
+    settings.models_dir.mkdir(parents=True)
+    older, newer = settings.models_dir / "rapport-aaaa.tar.gz", settings.models_dir / "rapport-bbbb.tar.gz"
+    for age, model in ((200, older), (100, newer)):
+        model.write_bytes(b"model")
+        os.utime(model, (model.stat().st_atime - age,) * 2)
+    assert model_to_serve(settings) == newer  # content changed, no model for it yet
+    current = model_path_for(settings)
+    current.write_bytes(b"model")
+    os.utime(current, (current.stat().st_atime - 500,) * 2)
+    assert model_to_serve(settings) == current  # the content's own model, even if older

@@ -1,0 +1,1 @@
+"""Exchange log, insight and the NLU inbox."""

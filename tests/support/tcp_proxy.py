@@ -1,0 +1,91 @@
+"""A TCP relay a test puts between a client and a real server, to cut the line and restore it.
+
+`TcpProxy(host, port)` listens on a free port of 127.0.0.1 and relays every connection to the
+server. `cut()` aborts every relayed connection (as a dead network or a stopped server would)
+and, until `restore()`, closes each new connection as soon as it is accepted, so clients see
+the server gone without the real server (which other work shares) being touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Optional
+
+_CHUNK = 65536
+
+
+class TcpProxy:
+    """Relays 127.0.0.1:`port` to (target_host, target_port) until cut."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target_host = target_host
+        self.target_port = target_port
+        self.port = 0
+        self.connections_refused = 0
+        self._open = True
+        self._server: Optional[asyncio.base_events.Server] = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._pumps: set[asyncio.Task] = set()
+
+    async def start(self) -> "TcpProxy":
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def cut(self) -> None:
+        """Drop every relayed connection abruptly and refuse new ones."""
+        self._open = False
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        await self._settle()
+
+    def restore(self) -> None:
+        """Relay new connections again."""
+        self._open = True
+
+    async def close(self) -> None:
+        await self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _accept(self, client_reader: asyncio.StreamReader,
+                      client_writer: asyncio.StreamWriter) -> None:
+        if not self._open:
+            self.connections_refused += 1
+            client_writer.transport.abort()
+            return
+        try:
+            server_reader, server_writer = await asyncio.open_connection(
+                self.target_host, self.target_port)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        if not self._open:  # cut while connecting
+            client_writer.transport.abort()
+            server_writer.transport.abort()
+            return
+        self._writers.update((client_writer, server_writer))
+        for source, sink in ((client_reader, server_writer), (server_reader, client_writer)):
+            pump = asyncio.create_task(self._pump(source, sink))
+            self._pumps.add(pump)
+            pump.add_done_callback(self._pumps.discard)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            with contextlib.suppress(ConnectionError, OSError):  # a side went away: stop
+                while chunk := await source.read(_CHUNK):
+                    sink.write(chunk)
+                    await sink.drain()
+        finally:
+            self._writers.discard(sink)
+            sink.transport.abort()
+
+    async def _settle(self) -> None:
+        """Let the pumps of aborted connections finish."""
+        pumps = list(self._pumps)
+        if pumps:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(pumps, timeout=5)
