@@ -7,6 +7,10 @@ scale-out profile changes only variables. Secrets have no default in code.
 | variable | default | meaning |
 |---|---|---|
 | RAPPORT_HOME | current directory | project root (holds config.yml, data/, var/) |
+| RAPPORT_PROFILE | embedded | `embedded` (SQLite under var/, one Rasa process) or `scale`: PostgreSQL for every store, Redis lock store, RabbitMQ broker, `endpoints.scale.yml` (bot/deployment_profile.py) |
+| RAPPORT_POSTGRES_URL | postgresql://127.0.0.1:5432/rapport (scale) | the database every store uses in the scale profile, unless its own URL is set; created if missing |
+| RAPPORT_REDIS_URL | redis://127.0.0.1:6379/1 (scale) | the lock store's Redis (scale profile) |
+| RAPPORT_RABBITMQ_QUEUE | rapport_exchange_log | the durable queue Rasa's broker fills and the hub's exchange log consumes (scale profile) |
 | RAPPORT_VAR_DIR | $RAPPORT_HOME/var | embedded databases, models, spaCy pipeline, logs |
 | RAPPORT_HOST | 127.0.0.1 | interface every service binds to |
 | RAPPORT_RASA_PORT | 5005 | Rasa server |
@@ -29,7 +33,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_EVENTS_DB | $VAR/events.db | Rasa's SQLite event broker, read by the hub |
 | RAPPORT_TRACKER_DB | $VAR/tracker.db | Rasa's SQLite tracker store |
 | RAPPORT_TRACKER_DB_URL | sqlite:///$RAPPORT_TRACKER_DB | Rasa's tracker store as the hub reads it (SQLAlchemy URL; PostgreSQL when scaling out) to make the exchange log complete after a RabbitMQ outage |
-| RAPPORT_RABBITMQ_URL | (none: the hub reads the SQL broker) | `amqp://user:password@host:port/` of the RabbitMQ Rasa's broker publishes to (endpoints.scale.yml); the hub then consumes it and reconciles from the tracker store; `rapport run` hands Rasa its parts as RAPPORT_RABBITMQ_HOST, _PORT, _USER, _PASSWORD |
+| RAPPORT_RABBITMQ_URL | (none: the hub reads the SQL broker); amqp://127.0.0.1:5672/ (scale) | `amqp://user:password@host:port/` of the RabbitMQ Rasa's broker publishes to (endpoints.scale.yml); the hub then consumes it and reconciles from the tracker store; `rapport run` hands Rasa its parts as RAPPORT_RABBITMQ_HOST, _PORT, _USER, _PASSWORD |
 | RAPPORT_ENDPOINTS | endpoints.yml | Rasa endpoints file (endpoints.scale.yml to scale out) |
 | RAPPORT_TRAIN_EPOCHS_SCALE | 1.0 | multiplies epochs in config.yml (tests train faster) |
 | RAPPORT_MAX_MESSAGE_CHARS | 4000 | longer customer messages are refused with a clear answer |
@@ -130,18 +134,6 @@ def _rabbitmq_url(raw: str) -> Optional[str]:
     return raw or None
 
 
-def _rabbitmq_parts(url: str) -> dict[str, str]:
-    """RAPPORT_RABBITMQ_URL as the variables endpoints.scale.yml hands Rasa's Pika broker."""
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(url)
-    return {"RAPPORT_RABBITMQ_URL": url,
-            "RAPPORT_RABBITMQ_HOST": parts.hostname or "127.0.0.1",
-            "RAPPORT_RABBITMQ_PORT": str(parts.port or 5672),
-            "RAPPORT_RABBITMQ_USER": unquote(parts.username or "guest"),
-            "RAPPORT_RABBITMQ_PASSWORD": unquote(parts.password or "guest")}
-
-
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with `Settings.from_env()` and pass it down."""
@@ -171,6 +163,9 @@ class Settings:
     tracker_db_url: str = ""
     rabbitmq_url: Optional[str] = field(default=None, repr=False)  # holds a password
     endpoints_file: str = "endpoints.yml"
+    profile: str = "embedded"
+    redis_url: Optional[str] = None
+    rabbitmq_queue: str = "rapport_exchange_log"
     train_epochs_scale: float = 1.0
     max_message_chars: int = 4000
     rest_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, token)
@@ -203,6 +198,18 @@ class Settings:
         env = os.environ if env is None else env
         home = Path(env.get("RAPPORT_HOME") or Path.cwd()).resolve()
         var_dir = Path(env.get("RAPPORT_VAR_DIR") or home / "var").resolve()
+        from bot import deployment_profile as scaleout
+
+        profile = (env.get("RAPPORT_PROFILE") or scaleout.EMBEDDED).lower()
+        if profile not in scaleout.PROFILES:
+            raise SettingsError(f"RAPPORT_PROFILE must be one of {', '.join(scaleout.PROFILES)}, "
+                                f"got {profile!r}")
+        scale = profile == scaleout.SCALE
+        postgres = env.get("RAPPORT_POSTGRES_URL") or scaleout.DEFAULT_POSTGRES_URL
+
+        def database(name: str) -> str:
+            return postgres if scale else f"sqlite:///{var_dir / name}"
+
         return cls(
             home=home,
             var_dir=var_dir,
@@ -218,17 +225,23 @@ class Settings:
             verify_breaker_minutes=_int(env, "RAPPORT_VERIFY_BREAKER_MINUTES", 15),
             rasa_jwt_secret=env.get("RAPPORT_RASA_JWT_SECRET") or None,
             crm_backend=(env.get("RAPPORT_CRM_BACKEND") or "sql").lower(),
-            crm_url=env.get("RAPPORT_CRM_URL") or f"sqlite:///{var_dir / 'crm.db'}",
+            crm_url=env.get("RAPPORT_CRM_URL") or database("crm.db"),
             crm_api_url=env.get("RAPPORT_CRM_API_URL") or None,
             crm_api_token=env.get("RAPPORT_CRM_API_TOKEN") or None,
             crm_api_timeout=_float(env, "RAPPORT_CRM_API_TIMEOUT", 5.0),
             crm_api_retries=_int(env, "RAPPORT_CRM_API_RETRIES", 2),
-            hub_db_url=env.get("RAPPORT_HUB_DB_URL") or f"sqlite:///{var_dir / 'hub.db'}",
+            hub_db_url=env.get("RAPPORT_HUB_DB_URL") or database("hub.db"),
             events_db=env.get("RAPPORT_EVENTS_DB") or str(var_dir / "events.db"),
             tracker_db=env.get("RAPPORT_TRACKER_DB") or str(var_dir / "tracker.db"),
-            tracker_db_url=env.get("RAPPORT_TRACKER_DB_URL") or "",
-            rabbitmq_url=_rabbitmq_url(env.get("RAPPORT_RABBITMQ_URL") or ""),
-            endpoints_file=env.get("RAPPORT_ENDPOINTS") or "endpoints.yml",
+            tracker_db_url=env.get("RAPPORT_TRACKER_DB_URL") or (postgres if scale else ""),
+            rabbitmq_url=_rabbitmq_url(env.get("RAPPORT_RABBITMQ_URL") or (
+                scaleout.DEFAULT_RABBITMQ_URL if scale else "")),
+            endpoints_file=env.get("RAPPORT_ENDPOINTS") or (
+                "endpoints.scale.yml" if scale else "endpoints.yml"),
+            profile=profile,
+            redis_url=env.get("RAPPORT_REDIS_URL") or (
+                scaleout.DEFAULT_REDIS_URL if scale else None),
+            rabbitmq_queue=env.get("RAPPORT_RABBITMQ_QUEUE") or scaleout.DEFAULT_QUEUE,
             train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
             max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 4000),
             rest_tokens=_rest_tokens(env.get("RAPPORT_REST_TOKENS") or ""),
@@ -236,7 +249,7 @@ class Settings:
             telegram_token=env.get("RAPPORT_TELEGRAM_TOKEN") or None,
             telegram_webhook_secret=env.get("RAPPORT_TELEGRAM_WEBHOOK_SECRET") or None,
             telegram_api_url=env.get("RAPPORT_TELEGRAM_API_URL") or "https://api.telegram.org/bot",
-            telegram_db_url=env.get("RAPPORT_TELEGRAM_DB_URL") or f"sqlite:///{var_dir / 'telegram.db'}",
+            telegram_db_url=env.get("RAPPORT_TELEGRAM_DB_URL") or database("telegram.db"),
             telegram_polling=(env.get("RAPPORT_TELEGRAM_POLLING") or "0").lower() in ("1", "true", "yes"),
             webchat_origins=tuple(o.strip().rstrip("/") for o in
                                   (env.get("RAPPORT_WEBCHAT_ORIGINS") or "").split(",") if o.strip()),
@@ -320,6 +333,8 @@ class Settings:
             "RAPPORT_EVENTS_DB": self.events_db,
             "RAPPORT_TRACKER_DB": self.tracker_db,
             "RAPPORT_ENDPOINTS": self.endpoints_file,
+            "RAPPORT_PROFILE": self.profile,
+            "RAPPORT_RABBITMQ_QUEUE": self.rabbitmq_queue,
             "RAPPORT_MAX_MESSAGE_CHARS": str(self.max_message_chars),
             "RAPPORT_LOG_LEVEL": self.log_level,
             "RAPPORT_TELEGRAM_API_URL": self.telegram_api_url,
@@ -354,5 +369,23 @@ class Settings:
                     "RAPPORT_VERIFICATION_SECRET": self.verification_secret}
         env.update({name: value for name, value in optional.items() if value})
         if self.rabbitmq_url:
-            env.update(_rabbitmq_parts(self.rabbitmq_url))
+            env["RAPPORT_RABBITMQ_URL"] = self.rabbitmq_url
+        if self.redis_url:
+            env["RAPPORT_REDIS_URL"] = self.redis_url
+        from bot.deployment_profile import ProfileError, endpoint_variables
+
+        try:
+            env.update(endpoint_variables(self.tracker_db_url, self.redis_url,
+                                          self.rabbitmq_url, self.rabbitmq_queue))
+        except ProfileError as error:
+            raise SettingsError(str(error)) from error
         return env
+
+
+def process_env(*overlays: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment with `overlays` on top: what a child process Rapport starts
+    (validation, training) gets, so it sees PATH and the rest as the parent does."""
+    env = dict(os.environ)
+    for overlay in overlays:
+        env.update(overlay)
+    return env

@@ -100,7 +100,7 @@ class RabbitMqConsumer:
     def from_settings(cls, settings: Settings, exchange_log: ExchangeLog) -> "RabbitMqConsumer":
         if not settings.rabbitmq_url:
             raise ValueError("RAPPORT_RABBITMQ_URL is not set")
-        return cls(exchange_log, settings.rabbitmq_url)
+        return cls(exchange_log, settings.rabbitmq_url, queue=settings.rabbitmq_queue)
 
     async def run(self) -> None:
         """Consume until cancelled, reconnecting with backoff when RabbitMQ or the log fails."""

@@ -78,6 +78,17 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- run
 
+def prepare_databases(settings: Settings) -> None:
+    """Create the PostgreSQL databases the settings name (the scale-out profile's)."""
+    from bot.deployment_profile import ensure_database
+
+    urls = {settings.crm_url, settings.hub_db_url, settings.telegram_db_url,
+            settings.tracker_db_url}
+    for url in sorted(url for url in urls if url and url.startswith("postgresql")):
+        if ensure_database(url):
+            _say(f"created the PostgreSQL database {url.rsplit('/', 1)[-1]}")
+
+
 def prepare_crm(settings: Settings) -> None:
     """Bring the SQL CRM to the newest schema; fill an empty one with the demo data set."""
     if settings.crm_backend != "sql":
@@ -110,6 +121,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops.training import current_model, train
 
     check_startup_content(settings)
+    prepare_databases(settings)
     check_ports_free(settings.host, {"actions": settings.actions_port,
                                      "rasa": settings.rasa_port, "hub": settings.hub_port})
     build_spacy_pipeline(settings, quiet=True)

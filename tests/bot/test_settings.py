@@ -27,3 +27,41 @@ def test_secret_is_not_in_repr(tmp_path):
     settings = Settings.from_env({"RAPPORT_HOME": str(tmp_path),
                                   "RAPPORT_RASA_JWT_SECRET": "do-not-print-me"})
     assert "do-not-print-me" not in repr(settings)
+
+
+def test_the_scale_profile_is_one_switch():
+    settings = Settings.from_env({"RAPPORT_HOME": "/srv/rapport", "RAPPORT_PROFILE": "scale"})
+    postgres = "postgresql://127.0.0.1:5432/rapport"
+    assert (settings.crm_url, settings.hub_db_url, settings.telegram_db_url,
+            settings.tracker_db_url) == (postgres,) * 4
+    assert settings.endpoints_file == "endpoints.scale.yml"
+    env = settings.child_env()
+    assert (env["RAPPORT_TRACKER_PG_HOST"], env["RAPPORT_TRACKER_PG_PORT"],
+            env["RAPPORT_TRACKER_PG_DB"]) == ("127.0.0.1", "5432", "rapport")
+    assert (env["RAPPORT_REDIS_HOST"], env["RAPPORT_REDIS_PORT"], env["RAPPORT_REDIS_DB"]) \
+        == ("127.0.0.1", "6379", "1")
+    assert env["RAPPORT_RABBITMQ_HOST"] == "127.0.0.1"
+    assert env["RAPPORT_RABBITMQ_QUEUE"] == "rapport_exchange_log"
+    embedded = Settings.from_env({"RAPPORT_HOME": "/srv/rapport"})
+    assert embedded.crm_url.startswith("sqlite:///") and embedded.endpoints_file == "endpoints.yml"
+    assert "RAPPORT_REDIS_HOST" not in embedded.child_env()
+
+
+def test_a_stores_own_url_wins_over_the_profiles():
+    settings = Settings.from_env({"RAPPORT_HOME": "/srv/rapport", "RAPPORT_PROFILE": "scale",
+                                  "RAPPORT_POSTGRES_URL": "postgresql://db.internal/shop",
+                                  "RAPPORT_CRM_URL": "postgresql://crm.internal/crm"})
+    assert settings.crm_url == "postgresql://crm.internal/crm"
+    assert settings.hub_db_url == "postgresql://db.internal/shop"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"RAPPORT_PROFILE": "cluster"}, "RAPPORT_PROFILE must be one of embedded, scale"),
+    ({"RAPPORT_PROFILE": "scale", "RAPPORT_POSTGRES_URL": "postgresql://db.internal"},
+     "names no database"),
+    ({"RAPPORT_PROFILE": "scale", "RAPPORT_REDIS_URL": "http://redis"}, "redis://"),
+    ({"RAPPORT_PROFILE": "scale", "RAPPORT_REDIS_URL": "redis://r/x"}, "must be a number"),
+])
+def test_a_bad_scale_setting_is_a_clear_error(env, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"RAPPORT_HOME": "/srv/rapport", **env}).child_env()
