@@ -60,6 +60,11 @@ from bot.insight.tables import conversations, event_key, positions, set_aside, t
 log = logging.getLogger(__name__)
 
 ESCALATION_ACTIONS = frozenset({"action_handoff"})
+# What the bot says when it hands over, whichever action did it (a declined remedy hands over
+# from action_decline_remedy; with nobody online the handoff becomes a callback and no
+# handoff_id stays set): the conversation went to a person.
+ESCALATION_RESPONSES = frozenset({"utter_handoff_started", "utter_handoff_no_agent_case",
+                                  "utter_handoff_no_agent_chat"})
 FALLBACK_ACTIONS = frozenset({"action_default_fallback"})
 FALLBACK_RESPONSES = frozenset({"utter_default"})
 FALLBACK_INTENTS = frozenset({"nlu_fallback"})
@@ -399,6 +404,8 @@ class _Unit:
         self.update_conversation(sender, at, add={
             # an agent's words are not the bot's: bot_turns counts the bot's
             "bot_turns": 0 if agent else 1, "fallbacks": int(counts_fallback)})
+        if response in ESCALATION_RESPONSES:
+            self.outcome(sender, at, "escalated")
         return 1
 
     def slot(self, sender: str, event: dict[str, Any], at: datetime, state: _State) -> int:

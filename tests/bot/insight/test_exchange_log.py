@@ -119,6 +119,22 @@ async def test_a_bot_only_conversation_is_contained(exchange_log: ExchangeLog) -
         "contained", "webchat", 0)
 
 
+async def test_a_declined_remedy_that_becomes_a_callback_is_escalated(
+        exchange_log: ExchangeLog) -> None:
+    """With nobody online the handoff is a callback: no handoff_id stays set and
+    action_handoff never runs, yet the customer was handed to a person."""
+    from rasa.shared.core.events import SlotSet
+
+    events = published("rest-x", [
+        said("no thats not good enough", "deny", 0.97, T0, channel="rest"),
+        ran("action_decline_remedy", T0 + 0.2),
+        uttered("Sorry, a colleague will call you about case CS-1.", "utter_handoff_no_agent_case",
+                T0 + 0.3), SlotSet("handoff_id", None, timestamp=T0 + 0.31)])
+    await record_all(exchange_log, "rest-x", events)
+    (summary,) = rows(exchange_log.engine, conversations)
+    assert summary["outcome"] == "escalated"
+
+
 @pytest.mark.parametrize(("event", "reason"), [
     (["user", "hello"], "not an event object (a list)"),
     ({"timestamp": T0, "text": "hello"}, "no event type"),
