@@ -36,7 +36,7 @@ async def predictions(agent: Agent) -> list:
 
 
 def load(model: Path) -> Agent:
-    return Agent.load(str(model))  # how fast is for benchmarks/load.py, not a test
+    return Agent.load(str(model))  # how fast is a benchmark question, not a test
 
 
 @pytest.mark.integration
