@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import AsyncIterator, Optional
 
@@ -12,12 +14,26 @@ from aiohttp import web
 from bot.channel_registry import ChannelRegistry
 from bot.hub import keys
 from bot.hub.console_app import add_console
+from bot.hub.dependencies import DependencyMonitor
 from bot.hub.insight_app import add_insight
 from bot.hub.routes import add_routes
 from bot.hub.views.nlu_inbox import inbox_resources
 from bot.settings import Settings
 
 _HERE = Path(__file__).parent
+
+
+async def _dependency_checks(app: web.Application) -> AsyncIterator[None]:
+    """Check the stores at start and every few seconds after (bot.hub.dependencies)."""
+    monitor = DependencyMonitor(app[keys.SETTINGS])
+    app[keys.DEPENDENCIES] = monitor
+    await monitor.check()
+    task = asyncio.create_task(monitor.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    monitor.close()
 
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
@@ -42,6 +58,7 @@ def create_app(settings: Settings, channels: Optional[ChannelRegistry] = None) -
         autoescape=jinja2.select_autoescape(["html"]),
     )
     app.cleanup_ctx.append(_http_client)
+    app.cleanup_ctx.append(_dependency_checks)
     add_console(app)
     add_insight(app)
     app.cleanup_ctx.append(inbox_resources)  # the NLU inbox and its retraining job

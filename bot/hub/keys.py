@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.channel_registry import ChannelRegistry
 from bot.handoff.agents import AgentDirectory
 from bot.hub.audit import AuditLog
+from bot.hub.dependencies import DependencyMonitor
 from bot.hub.feed import EventFeed
 from bot.hub.agent_desk import AgentDesk
 from bot.insight.exchange_log import ExchangeLog
@@ -26,3 +27,4 @@ HANDOFFS = web.AppKey("handoffs", AgentDesk)
 FEED = web.AppKey("feed", EventFeed)
 AUDIT = web.AppKey("audit", AuditLog)  # the console's audit log (bot.hub.audit)
 EXCHANGE_LOG = web.AppKey("exchange_log", ExchangeLog)  # the exchange log (bot.insight)
+DEPENDENCIES = web.AppKey("dependencies", DependencyMonitor)  # stores reachable? (bot.hub.dependencies)

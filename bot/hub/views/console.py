@@ -36,6 +36,8 @@ def render_page(request: web.Request, template: str, status: int = 200, **contex
     context.setdefault("agent", session.agent if session else None)
     context.setdefault("csrf", session.csrf_token if session else None)
     context.setdefault("macros", macros(env))
+    monitor = request.app.get(keys.DEPENDENCIES)
+    context.setdefault("stores_down", monitor.down if monitor else [])
     html = env.get_template(template).render(**context)
     return web.Response(text=html, status=status, content_type="text/html")
 

@@ -11,7 +11,19 @@ from bot.hub import keys
 
 
 async def health(request: web.Request) -> web.Response:
+    """200 while every store answers; 503 naming those that do not."""
+    monitor = request.app.get(keys.DEPENDENCIES)
+    down = [dependency.name for dependency in monitor.down] if monitor else []
+    if down:
+        return web.json_response({"status": "degraded", "service": "hub", "down": down},
+                                 status=503)
     return web.json_response({"status": "ok", "service": "hub"})
+
+
+def store_states(app: web.Application) -> list[dict]:
+    monitor = app.get(keys.DEPENDENCIES)
+    return [{"name": d.name, "where": d.where, "up": d.up, "reason": d.reason}
+            for d in (monitor.dependencies if monitor else [])]
 
 
 async def _probe(session: aiohttp.ClientSession, url: str) -> bool:
@@ -38,11 +50,13 @@ async def service_states(app: web.Application) -> list[dict]:
 
 
 async def status_json(request: web.Request) -> web.Response:
-    return web.json_response({"services": await service_states(request.app)})
+    return web.json_response({"services": await service_states(request.app),
+                              "stores": store_states(request.app)})
 
 
 async def status_page(request: web.Request) -> web.Response:
     template = request.app[keys.TEMPLATES].get_template("status.html")
     settings = request.app[keys.SETTINGS]
-    html = template.render(services=await service_states(request.app), settings=settings)
+    html = template.render(services=await service_states(request.app), settings=settings,
+                           stores=store_states(request.app))
     return web.Response(text=html, content_type="text/html")
