@@ -87,6 +87,11 @@ async def _console_resources(app: web.Application) -> AsyncIterator[None]:
     app[keys.AUDIT] = AuditLog(db)
     tasks = [asyncio.create_task(feed.run(), name="console-feed"),
              asyncio.create_task(desk.run_sweeper(), name="console-sweeper")]
+    if settings.rabbitmq_url:  # the scale-out profile: events come from RabbitMQ
+        from bot.hub.live_events import RabbitMqLiveEvents
+
+        live = RabbitMqLiveEvents(feed, settings.rabbitmq_url)
+        tasks.append(asyncio.create_task(live.run(), name="console-live-events"))
     try:
         yield
     finally:

@@ -131,6 +131,12 @@ class EventFeed:
             await self.handle(int(event_id), sender, event)
         return len(rows)
 
+    async def push(self, sender: str, event: dict[str, Any]) -> None:
+        """An event from a broker that has no ids (RabbitMQ): numbered here, in arrival order."""
+        self.cursor += 1
+        self._recent.append((self.cursor, sender, event))
+        await self.handle(self.cursor, sender, event)
+
     async def handle(self, event_id: int, sender: str, event: dict[str, Any]) -> None:
         """One Rasa event: keep the handoffs current and tell subscribers.
 
