@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import Executor
 from datetime import datetime, timezone
 from functools import partial
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 30.0
-_CREATE_ATTEMPTS = 3
+_CREATE_ATTEMPTS = 6
 
 
 def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, durable: bool = False,
@@ -124,6 +125,7 @@ def create_tables(engine: Engine, metadata: MetaData) -> None:
             if attempt == _CREATE_ATTEMPTS:
                 raise
             log.info("retrying table creation after %s", type(error).__name__)
+            time.sleep(0.02 * attempt)  # let the other creator finish its statements
 
 
 class ThreadedStore:

@@ -22,7 +22,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/widget/rapport.css", webchat.widget_styles)
     app.router.add_get("/demo", webchat.demo_page)
     app.router.add_get("/api/insight/conversations", insight_api.conversations)
-    app.router.add_get("/api/insight/conversations/{conversation_id}", insight_api.conversation)
+    app.router.add_get("/api/insight/conversations/{conversation_id:.+}", insight_api.conversation)
     add_console_routes(app)
 
 

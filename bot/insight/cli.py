@@ -89,8 +89,10 @@ def run_export(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     path = Path(args.out)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Personal data: never through a symlink, and private even if the file was not.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            os.fchmod(descriptor, 0o600)
             handle.write(text + "\n")
     except OSError as error:
         raise ExportNotWritten(f"cannot write {path}: {error.strerror}") from error

@@ -3,8 +3,9 @@
 The hub's `/api/insight/conversations` views are thin wrappers over this module, so every
 rule here is tested without aiohttp. What each filter means:
 
-- `since`, `until`: when the conversation started, UTC; a date (YYYY-MM-DD) or an ISO 8601
-  time. `until` is exclusive for a time and takes in the whole day for a date.
+- `since`, `until`: when the conversation started, UTC; a date (YYYY-MM-DD), an ISO 8601
+  time, or `7d`/`24h` before now, read by `bot.insight.period` as the dashboard reads them:
+  `until` is exclusive for a time and takes in the whole day for a bare date.
 - `channel`, `outcome`: the conversation's own columns (outcome: contained, escalated or
   abandoned).
 - `intent`: at least one customer turn was understood as that intent.
@@ -12,11 +13,14 @@ rule here is tested without aiohttp. What each filter means:
   labelled with VADER's convention (as `bot.nlu.sentiment.label_for`): positive at +0.05 or
   more, negative at -0.05 or less, neutral between. Conversations never measured match none.
 - `handoff`: yes when a handoff was made (`handoff_id` set), no otherwise.
+- `limit`, `offset`: a page; `offset` at most MAX_NUMBER (2**53).
 - `product`: a turn carries an entity of type `product` with that value (any case). The
   exchange log knows what the customer named; a case's order lines live in the CRM, another
   database, and say what was bought rather than what the conversation was about.
 
-Only the redacted exchange log is read: no e-mail, phone or card number can come out.
+Only the redacted exchange log is read, and a transcript's text is redacted once more on the
+way out (a row written before a redaction rule existed): no e-mail, phone or card number can
+come out.
 """
 
 from __future__ import annotations
@@ -25,16 +29,18 @@ import csv
 import io
 import json
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import and_, case, cast, func, inspect, select, true
+from sqlalchemy import and_, case, cast, func, inspect, select, true, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
-from bot.database import aware, naive
+from bot.database import aware, utcnow
 from bot.errors import RapportError
-from bot.insight.tables import OUTCOMES, conversations, turns
+from bot.insight.period import PeriodError, parse_moment
+from bot.insight.redaction import redact, redact_value
+from bot.insight.tables import ENTITY_PARTS, OUTCOMES, conversations, turns
 
 SENTIMENTS = ("negative", "neutral", "positive")
 SENTIMENT_THRESHOLD = 0.05  # VADER's convention (bot.nlu.sentiment.label_for)
@@ -43,6 +49,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000  # a page of JSON
 MAX_CSV_LIMIT = 10_000  # one CSV export
 MAX_TEXT = 128  # channel, intent and product values
+MAX_NUMBER = 2**53  # the largest offset (SQL integers hold it; JSON numbers keep it exact)
 PRODUCT_ENTITY = "product"
 
 CSV_COLUMNS = ("conversation_id", "channel", "language", "started_at", "last_at",
@@ -87,8 +94,9 @@ def parse_query(params: Mapping[str, str]) -> ConversationQuery:
     fmt = value["format"] or "json"
     if fmt not in FORMATS:
         raise SearchError("format must be json or csv")
-    since = _moment("since", value["since"], end_of_day=False)
-    until = _moment("until", value["until"], end_of_day=True)
+    now = utcnow()
+    since = _moment("since", value["since"], now, end_of_day=False)
+    until = _moment("until", value["until"], now, end_of_day=True)
     if since and until and since >= until:
         raise SearchError("since must be before until")
     for name, allowed in (("sentiment", SENTIMENTS), ("outcome", OUTCOMES)):
@@ -107,32 +115,28 @@ def parse_query(params: Mapping[str, str]) -> ConversationQuery:
         handoff=None if not value["handoff"] else value["handoff"] == "yes",
         product=value["product"] or None,
         limit=_number("limit", value["limit"], most if fmt == "csv" else DEFAULT_LIMIT, 1, most),
-        offset=_number("offset", value["offset"], 0, 0, None), format=fmt)
+        offset=_number("offset", value["offset"], 0, 0, MAX_NUMBER), format=fmt)
 
 
-def _moment(name: str, raw: str, *, end_of_day: bool) -> Optional[datetime]:
+def _moment(name: str, raw: str, now: datetime, *, end_of_day: bool) -> Optional[datetime]:
     if not raw:
         return None
     try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            return datetime(day.year, day.month, day.day) + timedelta(days=1 if end_of_day else 0)
-        return naive(datetime.fromisoformat(raw.replace("Z", "+00:00")))
-    except ValueError:
-        raise SearchError(f"{name} must be a date (YYYY-MM-DD) or an ISO 8601 time, "
+        return parse_moment(raw, now, end_of_day=end_of_day)
+    except PeriodError:
+        raise SearchError(f"{name} must be a date (YYYY-MM-DD), an ISO 8601 time, 7d or 24h, "
                           f"got {raw[:40]!r}") from None
 
 
-def _number(name: str, raw: str, default: int, least: int, most: Optional[int]) -> int:
+def _number(name: str, raw: str, default: int, least: int, most: int) -> int:
     if not raw:
         return default
     try:
         number = int(raw)
     except ValueError:
         raise SearchError(f"{name} must be a whole number") from None
-    if number < least or (most is not None and number > most):
-        bounds = f"between {least} and {most}" if most is not None else f"at least {least}"
-        raise SearchError(f"{name} must be {bounds}")
+    if not least <= number <= most:
+        raise SearchError(f"{name} must be between {least} and {most}")
     return number
 
 
@@ -149,12 +153,35 @@ def search(connection: Connection, query: ConversationQuery) -> ConversationPage
     if not inspect(connection).has_table(conversations.name):
         return ConversationPage(0, [])
     conditions = _conditions(connection.dialect.name, query)
-    total = connection.scalar(select(func.count()).select_from(conversations).where(*conditions))
-    rows = connection.execute(
-        select(conversations).where(*conditions)
-        .order_by(conversations.c.started_at.desc(), conversations.c.conversation_id)
-        .limit(query.limit).offset(query.offset))
-    return ConversationPage(int(total or 0), [conversation_json(row._mapping) for row in rows])
+    total, rows = counted_page(connection, list(conversations.columns), conditions,
+                               query.limit, query.offset, one_pass=query.product is not None)
+    return ConversationPage(total, [conversation_json(row) for row in rows])
+
+
+def counted_page(connection: Connection, columns: list[Any], conditions: list[Any],
+                 limit: int, offset: int, one_pass: bool = False
+                 ) -> tuple[int, list[dict[str, Any]]]:
+    """How many conversations match, and one page of them, newest first.
+
+    Two queries: the count, and a page that stops at its last row. `one_pass` (for filters
+    whose every match must be found anyway, such as a product's) counts with
+    `count(*) OVER ()` in the page's own query instead, so the filter runs once; otherwise
+    PostgreSQL would walk the whole period row by row for the window.
+    """
+    c = conversations.c
+    page = (select(*columns).where(*conditions).order_by(c.started_at.desc(), c.conversation_id)
+            .limit(limit).offset(offset))
+    count = select(func.count()).select_from(conversations).where(*conditions)
+    if not one_pass:
+        counted = int(connection.scalar(count) or 0)
+        return counted, [dict(row) for row in connection.execute(page).mappings()]
+    rows = connection.execute(page.add_columns(func.count().over().label("_total"))
+                              ).mappings().all()
+    if rows:
+        counted = int(rows[0]["_total"])
+    else:  # no row on this page (past the last one?): count on their own
+        counted = int(connection.scalar(count) or 0) if offset else 0
+    return counted, [{k: v for k, v in row.items() if k != "_total"} for row in rows]
 
 
 def _conditions(dialect: str, query: ConversationQuery) -> list[Any]:
@@ -180,14 +207,14 @@ def _conditions(dialect: str, query: ConversationQuery) -> list[Any]:
         conditions.append(c.conversation_id.in_(select(turns.c.conversation_id).where(
             turns.c.intent == query.intent)))
     if query.product:
-        conditions.append(_names_product(dialect, query.product))
+        conditions.append(names_product(dialect, query.product))
     return conditions
 
 
-def _names_product(dialect: str, product: str) -> Any:
+def names_product(dialect: str, product: str) -> Any:
     """A turn of the conversation has a `product` entity with this value (any case).
 
-    Read as the conversations of the turns that named entities (a partial index), whose
+    Read as the conversations of the turns that named entities (`ENTITY_PARTS`), whose
     entity JSON contains the value as JSON spells it (`LIKE`: a cheap test that every
     match passes, for values in ASCII, where LIKE and lower() agree), then checked exactly.
     """
@@ -205,9 +232,9 @@ def _names_product(dialect: str, product: str) -> Any:
     wanted = product.lower()
     spelled = json.dumps(wanted, ensure_ascii=False)[1:-1]
     cheap = [text.contains(spelled, autoescape=True)] if spelled.isascii() else []
-    named = (select(turns.c.conversation_id).select_from(turns).join(items, true())
-             .where(turns.c.entities.isnot(None), *cheap, entity == PRODUCT_ENTITY,
-                    func.lower(value) == wanted))
+    named = union_all(*(select(turns.c.conversation_id).select_from(turns).join(items, true())
+                        .where(part, *cheap, entity == PRODUCT_ENTITY, func.lower(value) == wanted)
+                        for part in ENTITY_PARTS))
     return conversations.c.conversation_id.in_(named)
 
 
@@ -237,8 +264,9 @@ def transcript(connection: Connection, conversation_id: str) -> Optional[dict[st
 def _turn_json(turn: Mapping[str, Any]) -> dict[str, Any]:
     body = {key: value for key, value in turn.items() if key != "event_key"}
     body["at"] = aware(turn["at"]).isoformat()
+    body["text"] = redact(turn["text"]) if turn.get("text") else turn.get("text")
     try:
-        body["entities"] = json.loads(turn["entities"]) if turn["entities"] else []
+        body["entities"] = redact_value(json.loads(turn["entities"])) if turn["entities"] else []
     except ValueError:
         body["entities"] = []
     return body

@@ -7,15 +7,15 @@ KPIs' own definitions (`bot.insight.metrics`), so they are read from there.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import exists, func, inspect, literal, select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
+from bot.insight.conversation_search import counted_page, names_product
 from bot.insight.metrics import in_period, recovered_condition, without_jit
 from bot.insight.period import Period
 from bot.insight.tables import conversations, turns
@@ -51,7 +51,7 @@ class ConversationRow:
     last_sentiment: Optional[float]
 
 
-def _drill_conditions(drill: Drill) -> list[ColumnElement]:
+def _drill_conditions(dialect: str, drill: Drill) -> list[ColumnElement]:
     c = conversations.c
     where = in_period(drill.period)
     if drill.outcome:
@@ -61,14 +61,14 @@ def _drill_conditions(drill: Drill) -> list[ColumnElement]:
                        "handoff": c.handoff_id.isnot(None)}
     where.extend(flag_conditions[flag] for flag in drill.flags)
     if drill.intent:  # a conversation's turns come after its start, hence the `at` bound
-        where.append(c.conversation_id.in_(select(turns.c.conversation_id).where(
+        # On SQLite `id || ''`: not the key, so it does not look up every id of a common
+        # intent and sort them all, but reads the period newest first and stops at the page.
+        column = c.conversation_id + "" if dialect == "sqlite" else c.conversation_id
+        where.append(column.in_(select(turns.c.conversation_id).where(
             turns.c.role == "customer", turns.c.intent == drill.intent,
             turns.c.at >= drill.period.since)))
-    if drill.product:  # the value as the entity JSON spells it, next to a product entity
-        where.append(exists(select(literal(1)).where(
-            turns.c.conversation_id == c.conversation_id,
-            turns.c.entities.contains('"product"', autoescape=True),
-            turns.c.entities.contains(json.dumps(drill.product), autoescape=True))))
+    if drill.product:  # the analyst API's rule: a `product` entity with that value, any case
+        where.append(names_product(dialect, drill.product))
     return where
 
 
@@ -78,12 +78,10 @@ def find_conversations(connection: Connection, drill: Drill, limit: int = PAGE_S
     if not inspect(connection).has_table(conversations.name):
         return 0, []
     without_jit(connection)
-    where = _drill_conditions(drill)
-    total = connection.scalar(select(func.count()).select_from(conversations).where(*where))
+    where = _drill_conditions(connection.dialect.name, drill)
     c = conversations.c
-    rows = connection.execute(
-        select(c.conversation_id, c.channel, c.started_at, c.customer_turns, c.outcome, c.csat,
-               c.case_id, c.handoff_id, c.fallbacks, c.last_sentiment)
-        .where(*where).order_by(c.started_at.desc(), c.conversation_id)
-        .limit(limit).offset(drill.offset))
-    return int(total or 0), [ConversationRow(*row) for row in rows]
+    total, rows = counted_page(connection, [
+        c.conversation_id, c.channel, c.started_at, c.customer_turns, c.outcome, c.csat,
+        c.case_id, c.handoff_id, c.fallbacks, c.last_sentiment], where, limit, drill.offset,
+        one_pass=drill.product is not None)
+    return total, [ConversationRow(**row) for row in rows]

@@ -294,7 +294,12 @@ class NluInbox(ThreadedStore):
         return fresh
 
     async def dismiss(self, turn_ids: Iterable[int], by: str) -> list[int]:
-        return await self.decide(turn_ids, DISMISSED, None, by)
+        """Dismiss those of `turn_ids` still in the inbox (as labelling does); the ids dismissed.
+
+        An id of a turn that is not in the inbox, or not written yet, is left alone, so no
+        decision waits for a turn the log has not recorded."""
+        messages = await self.pending_among(turn_ids)
+        return await self.decide([m.turn_id for m in messages], DISMISSED, None, by)
 
 
 async def label_messages(inbox: NluInbox, home: Path, turn_ids: Iterable[int], intent: str,

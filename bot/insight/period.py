@@ -1,4 +1,10 @@
-"""The period a dashboard or report covers, read from what a person typed (`7d`, a date…)."""
+"""The period a dashboard, report or the analyst API covers, read from what a person typed.
+
+`since` and `until` take `7d`, `24h` (before now), an ISO date or an ISO date-time (UTC unless
+it says otherwise). A period is [since, until): a time as `until` is exclusive, but a bare date
+as `until` takes in that whole day ("--until 2026-11-07" ends at 2026-11-08 00:00), as people
+mean it. Every view reads periods here, so the same words mean the same conversations.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from bot.database import naive
 from bot.errors import RapportError
 
 _RELATIVE = re.compile(r"^\s*(\d{1,4})\s*([dh])\s*$")
+_BARE_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 
 
 class PeriodError(RapportError, ValueError):
@@ -31,7 +38,7 @@ class Period:
         """A period from what a person typed: `7d`, `24h`, `30d` or an ISO date/time."""
         now = naive(now)
         start = parse_moment(since or default_since, now)
-        end = parse_moment(until, now) if until else now
+        end = parse_moment(until, now, end_of_day=True) if until else now
         if end <= start:
             raise PeriodError(f"the period is empty: until ({end:%Y-%m-%d %H:%M}) is not after "
                               f"since ({start:%Y-%m-%d %H:%M})")
@@ -46,9 +53,14 @@ class Period:
         return values
 
 
-def parse_moment(value: str, now: datetime) -> datetime:
-    """`7d` / `24h` (before `now`) or an ISO date or date-time (UTC unless it says otherwise)."""
+def parse_moment(value: str, now: datetime, *, end_of_day: bool = False) -> datetime:
+    """`7d` / `24h` (before `now`) or an ISO date or date-time (UTC unless it says otherwise).
+
+    With `end_of_day` (an `until`), a bare date means the midnight after it: that day included.
+    """
     text = (value or "").strip()
+    if end_of_day and _BARE_DATE.match(text):
+        return parse_moment(text, now) + timedelta(days=1)
     relative = _RELATIVE.match(text)
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)

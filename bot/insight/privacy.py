@@ -14,7 +14,8 @@ ties to them (`conversations_of`).
   a customer still chatting, or the hub's consumer recording a last batch meanwhile, can
   leave a few new rows, which a second run removes.
 - `export`: everything about the customer as one JSON document, unredacted (it is their
-  own data).
+  own data): what `forget` would erase, store by store (a web chat session's token hash
+  aside).
 """
 
 from __future__ import annotations
@@ -156,10 +157,12 @@ def export(stores: PrivacyStores, identifier: str) -> dict[str, Any]:
     conversations = sorted(conversations_of(stores, subject.customer_id))
     tracker_events = stores.tracker.events_of(conversations)
     hub_records = subject_hub.records(stores.hub, conversations)
+    telegram_records = subject_telegram.records(stores.telegram, conversations)
     document = {"customer_id": subject.customer_id, "exported_at": utcnow().isoformat(),
                 **subject_crm.records(stores.crm, subject.customer_id)}
     document["conversations"] = [
-        {"conversation_id": cid, "tracker_events": tracker_events[cid], **hub_records[cid]}
+        {"conversation_id": cid, "tracker_events": tracker_events[cid], **hub_records[cid],
+         "telegram": telegram_records.get(cid, {})}
         for cid in conversations]
     return document
 

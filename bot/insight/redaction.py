@@ -15,7 +15,9 @@ id is redacted as a phone too; 16-19 digits that fail the Luhn check, written pl
 card ("4111 1111 1111 1112"), are neither and stay: reference numbers look like that, and a
 card number that fails its own check is not a usable one. Kept as they are: the brand's order
 numbers ("RP-204518"), SKUs ("LO-0001"), dates ("12/03/2025"), money ("€120.50", "120 EUR"),
-decimals and numbers of fewer than 8 digits.
+decimals and numbers of fewer than 8 digits. A number glued to its label by "=", ".", "-" or
+"/" ("phone=07700900123", "ref/07700900123") counts when it starts with "+" or "0" or has 8
+or more digits; card groups may be split by dots ("4111.1111.1111.1111").
 
 Postcodes: UK, Dutch and Canadian by their shape; a 4- or 5-digit one (US ZIP, German, French)
 only after "zip"/"postcode"/"postal code", after a US state ("CA 90210") or before a city
@@ -48,11 +50,13 @@ _MONEY = re.compile(r"[€$£][ ]?\d[\d.,]*"
                     r"|(?<![\w.,])\d[\d.,]*[ ]?(?:[€$£]|(?i:eur|euros?|usd|gbp|dollars?|pounds?)\b)")
 
 # --- numbers: cards and phones --------------------------------------------------------------
-_NUMBER_RUN = re.compile(r"(?<![\w+(/.=&%-])(?:\(\+|\+\(|[+(])?\d[0-9 ().\-/]*")
+_NUMBER_RUN = re.compile(r"(?<![\w+(&%])(?:\(\+|\+\(|[+(])?\d[0-9 ().\-/]*")
+_GLUE = frozenset("/.=-")  # "phone=0770…", "tel.0770…": a number glued to its label
+_MIN_GLUED_DIGITS = 8
 _PIECE = re.compile(r"\S+")
 _DIGIT_GROUP = re.compile(r"\d+")
 _MAX_WINDOW_PIECES = 20
-_CARD_LAYOUT = re.compile(r"\d{4}(?:[ -]\d{3,6}){2,4}")  # 4-4-4-4, 4-6-5, 4-4-4-4-3
+_CARD_LAYOUT = re.compile(r"\d{4}(?:[ .-]\d{3,6}){2,4}")  # 4-4-4-4, 4-6-5, 4-4-4-4-3
 _WIDE_GAP = re.compile(r"\D{4}")  # "12    34": not one number
 
 # --- IBAN -----------------------------------------------------------------------------------
@@ -180,13 +184,19 @@ def redact(text: str) -> str:
 
 
 def redact_value(value: Any) -> Any:
-    """`value` with every string in it redacted: dict values, list, tuple and set items."""
+    """`value` with every string in it redacted: dict values, list, tuple and set items.
+
+    A number that reads as a phone or card once written out (an entity value such as
+    4111111111111111) comes back as the redacted string ("[card]"); other numbers stay.
+    """
     return _redact_value(value, set(), 0)
 
 
 def _redact_value(value: Any, open_containers: set[int], depth: int) -> Any:
     if isinstance(value, str):
         return redact(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _redact_number(value)
     if not isinstance(value, (dict, list, tuple, set, frozenset)):
         return value
     if id(value) in open_containers:
@@ -202,6 +212,14 @@ def _redact_value(value: Any, open_containers: set[int], depth: int) -> Any:
         return items if isinstance(value, list) else type(value)(items)
     finally:
         open_containers.discard(id(value))
+
+
+def _redact_number(value: int | float) -> int | float | str:
+    integral = isinstance(value, int) or (value == value and abs(value) < 1e19
+                                          and float(value).is_integer())
+    written = str(int(value)) if integral else str(value)
+    redacted = redact(written)
+    return value if redacted == written else redacted
 
 
 def _mask(text: str, spans: list[Span]) -> str:
@@ -253,6 +271,8 @@ def _postcode_shapes(text: str) -> Iterator[Span]:
 def _numbers(text: str) -> Iterator[Span]:
     """Cards and phones in each run of digits and separators; other numbers stay."""
     for run in _NUMBER_RUN.finditer(text):
+        if run.start() and text[run.start() - 1] in _GLUE and not _may_be_glued(run.group()):
+            continue  # "v-1.2", "page/12": a short number after punctuation is not personal
         whole = _number_at(text, run.start(), run.end())
         if whole is not None:
             yield whole
@@ -265,6 +285,12 @@ def _numbers(text: str) -> Iterator[Span]:
             elif not _CARD_LAYOUT.fullmatch(segment.strip()):  # "4111 1111 1111 1112" stays
                 yield from _numbers_in_pieces(text, offset, segment)
             offset += len(segment) + 1
+
+
+def _may_be_glued(run: str) -> bool:
+    """Whether a run written right after "/", ".", "=" or "-" may be a phone or card."""
+    return (run.lstrip("(")[:1] in ("+", "0")
+            or sum(ch.isdigit() for ch in run) >= _MIN_GLUED_DIGITS)
 
 
 def _numbers_in_pieces(text: str, offset: int, segment: str) -> Iterator[Span]:
@@ -317,7 +343,9 @@ def _number_kind(candidate: str) -> Optional[str]:
     separators = set(candidate) - set("0123456789")
     if len(digits) < 8 or _WIDE_GAP.search(candidate):
         return None
-    if (13 <= len(digits) <= 19 and candidate[0] in "123456789" and separators <= {" ", "-"}
+    card_layout = separators <= {" ", "-"} or (separators == {"."}
+                                               and _CARD_LAYOUT.fullmatch(candidate))
+    if (13 <= len(digits) <= 19 and candidate[0] in "123456789" and card_layout
             and _luhn_valid(digits)):
         return "card"
     if len(digits) > 15 or sum(len(group) == 1 for group in groups) >= 3:

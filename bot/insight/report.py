@@ -9,7 +9,7 @@ report and the hub's dashboard, so the two always say the same thing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -88,7 +88,7 @@ def _no_links(_: dict[str, str]) -> Optional[str]:
 def charts(data: Insight, link: LinkFor = _no_links) -> list[Markup]:
     """Volume, top intents, complaint categories, voice of the customer, sentiment, CSAT."""
     days = [d.day.isoformat() for d in data.volume]
-    day_links = [link({"since": day, "until": _next_day(day)}) for day in days]
+    day_links = [link({"since": day, "until": day}) for day in days]  # a bare until: that day
     intents = [Bar(i.label, i.count, link({"intent": i.label})) for i in data.intents]
     categories = [Bar(f"{c.product} · {c.issue_type}", c.count,
                       link({"complaint": "yes", **({} if c.product == "unknown"
@@ -114,10 +114,6 @@ def charts(data: Insight, link: LinkFor = _no_links) -> list[Markup]:
         line_chart("Average CSAT per day (1 to 5)", trend_days,
                    [Series("CSAT", [t.csat_average for t in data.trends])], low=1.0, high=5.0),
     ]
-
-
-def _next_day(day: str) -> str:
-    return (datetime.fromisoformat(day) + timedelta(days=1)).date().isoformat()
 
 
 # -- the files ----------------------------------------------------------------------------

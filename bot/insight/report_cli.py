@@ -24,7 +24,9 @@ def add_insight_commands(subparsers: Any) -> argparse.ArgumentParser:
     report.add_argument("--since", default="7d",
                         help="start: 7d, 24h, 30d (before now) or a date such as 2026-11-01 "
                              "(default 7d)")
-    report.add_argument("--until", default=None, help="end, exclusive, same forms (default now)")
+    report.add_argument("--until", default=None,
+                        help="end, same forms: a date takes in that whole day, a time is "
+                             "exclusive (default now)")
     report.add_argument("--channel", default=None, help="one channel only (e.g. webchat)")
     report.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
     report.set_defaults(handler=run_report)

@@ -10,7 +10,9 @@ job's progress says why.
 Validation and training run as subprocesses of the Rapport CLI: training takes minutes and
 much memory, which the hub's process must not spend, and `bot.ops` (which starts the hub)
 is not imported from here. A lock file in RAPPORT_VAR_DIR keeps it to one retraining per
-machine, even between the hub and `rapport inbox label --retrain`.
+machine, even between the hub and `rapport inbox label --retrain`. While it validates and
+trains it holds a shared lock on domain.yml (`DomainLock`), so a labelling waits and the model
+is trained on the data that passed validation.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import signal
@@ -25,12 +28,14 @@ import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Awaitable, Callable, Optional, Sequence
+from typing import IO, Any, AsyncIterator, Awaitable, Callable, Optional, Sequence
 
 from bot.database import utcnow
 from bot.errors import RapportError
-from bot.insight.training_data import Validator, validate_project
-from bot.settings import Settings
+from bot.insight.training_data import (
+    DOMAIN_FILE, DomainLock, TrainingDataError, Validator, validate_project,
+)
+from bot.settings import Settings, process_env
 
 IDLE_STATE = "idle"  # nothing has run since this process started
 QUEUED, VALIDATING, TRAINING, LOADING, DONE, FAILED = (
@@ -47,6 +52,7 @@ _KEPT_LINES = 12
 _LINE_LIMIT = 4 * 1024 * 1024  # one line of training output, at most
 
 ModelLoad = Callable[[Path], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 class RetrainBusy(RapportError):
@@ -135,11 +141,13 @@ class RetrainJob:
     async def _run(self) -> None:
         try:
             self._step(VALIDATING, "checking the training data (rasa data validate)")
-            problems = await asyncio.to_thread(self._validate, self._settings.home)
-            if problems:
-                raise _StepFailed("the training data did not validate: " + "; ".join(problems))
-            self._step(TRAINING, "training a model (this takes a few minutes)")
-            model = await self._train()
+            async with _data_unchanged(self._settings.home):
+                problems = await asyncio.to_thread(self._validate, self._settings.home)
+                if problems:
+                    raise _StepFailed("the training data did not validate: "
+                                      + "; ".join(problems))
+                self._step(TRAINING, "training a model (this takes a few minutes)")
+                model = await self._train()
             self._step(LOADING, f"loading {model.name} into the running bot", model=str(model))
             if self._load_model is None:
                 raise _StepFailed(f"trained {model.name}, but this process cannot reach Rasa's "
@@ -156,17 +164,21 @@ class RetrainJob:
             self._step(FAILED, "stopped before it finished; the bot keeps its current model",
                        finished_at=utcnow())
             raise
-        except OSError as error:
+        except (OSError, TrainingDataError) as error:
             self._step(FAILED, f"could not run the retraining ({error}); the bot keeps its "
                                "current model", finished_at=utcnow())
+        except Exception as error:  # noqa: BLE001 (a bug must not leave the job "active")
+            log.exception("retraining failed unexpectedly")
+            self._step(FAILED, f"the retraining failed unexpectedly ({error!r}); the bot "
+                               "keeps its current model", finished_at=utcnow())
         finally:
             _release_lock(self._lock)
             self._lock = None
 
     async def _train(self) -> Path:
-        env = {**os.environ, **self._settings.child_env(),
-               "RAPPORT_TRAIN_EPOCHS_SCALE": str(self._settings.train_epochs_scale),
-               "TQDM_DISABLE": "1"}
+        env = process_env(self._settings.child_env(),
+                          {"RAPPORT_TRAIN_EPOCHS_SCALE": str(self._settings.train_epochs_scale),
+                           "TQDM_DISABLE": "1"})
         process = await asyncio.create_subprocess_exec(
             *self._train_command, cwd=self._settings.home, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -214,6 +226,24 @@ class _TrainingOutput:
         found = _MODEL_LINE.match(line)
         if found:
             self.model = Path(found.group("path"))
+
+
+@contextlib.asynccontextmanager
+async def _data_unchanged(home: Path) -> AsyncIterator[None]:
+    """A shared lock on domain.yml while the data is validated and read: a labelling
+    (bot/insight/training_data.py, exclusive) waits, so the model is trained on what passed."""
+    lock = DomainLock(home / DOMAIN_FILE, shared=True)
+    taking = asyncio.ensure_future(asyncio.to_thread(lock.__enter__))
+    try:
+        await asyncio.shield(taking)
+    except asyncio.CancelledError:  # the thread may still get the lock: give it back then
+        taking.add_done_callback(lambda done: done.cancelled() or done.exception()
+                                 or lock.__exit__())
+        raise
+    try:
+        yield
+    finally:
+        lock.__exit__()
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:

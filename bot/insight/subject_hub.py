@@ -25,6 +25,7 @@ from bot.insight.tables import turns as log_turns
 WEBCHAT_TABLES = (("webchat_messages", "conversation_id", "messages"),
                   ("webchat_conversations", "conversation_id", "conversations"),
                   ("webchat_sessions", "sender_id", "sessions"))
+_NOT_EXPORTED = frozenset({"token_hash"})  # a session credential's hash, not the customer's data
 
 
 def conversation_ids(hub: Engine, customer_id: str) -> set[str]:
@@ -43,10 +44,12 @@ def conversation_ids(hub: Engine, customer_id: str) -> set[str]:
 
 
 def records(hub: Engine, conversation_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per conversation: its exchange-log row, turns (in order) and handoffs with notes."""
+    """Per conversation: its exchange-log row, turns (in order), set-aside events, handoffs
+    with notes and web chat rows: everything `erase` deletes."""
     wanted = sorted(set(conversation_ids))
     found: dict[str, dict[str, Any]] = {
-        cid: {"exchange_log": None, "turns": [], "handoffs": []} for cid in wanted}
+        cid: {"exchange_log": None, "turns": [], "set_aside": [], "handoffs": [],
+              "web_chat": {label: [] for _, _, label in WEBCHAT_TABLES}} for cid in wanted}
     present = set(inspect(hub).get_table_names())
     conversations, turns = log_conversations, log_turns
     with hub.connect() as connection:
@@ -58,6 +61,10 @@ def records(hub: Engine, conversation_ids: Iterable[str]) -> dict[str, dict[str,
             for row in connection.execute(select(turns).where(
                     turns.c.conversation_id.in_(wanted)).order_by(turns.c.at, turns.c.id)):
                 found[row.conversation_id]["turns"].append(dict(row._mapping))
+        if log_set_aside.name in present:
+            for row in connection.execute(select(log_set_aside).where(
+                    log_set_aside.c.conversation_id.in_(wanted)).order_by(log_set_aside.c.id)):
+                found[row.conversation_id]["set_aside"].append(dict(row._mapping))
         if handoffs.name in present:
             for row in connection.execute(select(handoffs).where(
                     handoffs.c.conversation_id.in_(wanted)).order_by(handoffs.c.created_at)):
@@ -66,7 +73,21 @@ def records(hub: Engine, conversation_ids: Iterable[str]) -> dict[str, dict[str,
                     select(handoff_notes).where(handoff_notes.c.handoff_id == row.id)
                     .order_by(handoff_notes.c.id))]
                 found[row.conversation_id]["handoffs"].append(handoff)
+        _webchat_records(connection, present, wanted, found)
     return found
+
+
+def _webchat_records(connection: Connection, present: set[str], wanted: list[str],
+                     found: dict[str, dict[str, Any]]) -> None:
+    for name, column, label in WEBCHAT_TABLES:
+        if name not in present:
+            continue
+        table = Table(name, MetaData(), autoload_with=connection)
+        for row in connection.execute(select(table).where(table.c[column].in_(wanted))
+                                      .order_by(*table.primary_key.columns)):
+            kept = {key: value for key, value in row._mapping.items()
+                    if key not in _NOT_EXPORTED}
+            found[row._mapping[column]]["web_chat"][label].append(kept)
 
 
 def erase(hub: Engine, customer_id: str, conversation_ids: Iterable[str]) -> dict[str, dict[str, int]]:

@@ -10,9 +10,9 @@ is turned into a chat id with the channel's prefix, `TELEGRAM_PREFIX`, which mus
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import MetaData, Table, delete, inspect
+from sqlalchemy import MetaData, Table, delete, inspect, select
 from sqlalchemy.engine import Engine, make_url
 
 from bot.database import make_engine
@@ -35,6 +35,26 @@ def chat_ids(conversation_ids: Iterable[str]) -> list[str]:
     """Telegram chat ids of those conversations that are Telegram chats."""
     return sorted({cid[len(TELEGRAM_PREFIX):] for cid in conversation_ids
                    if cid.startswith(TELEGRAM_PREFIX) and len(cid) > len(TELEGRAM_PREFIX)})
+
+
+def records(store: Optional[Engine],
+            conversation_ids: Iterable[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per Telegram conversation: its rows in each table `erase` empties, by label."""
+    chats = chat_ids(conversation_ids)
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {
+        f"{TELEGRAM_PREFIX}{chat}": {label: [] for _, label in TELEGRAM_TABLES} for chat in chats}
+    if store is None or not chats:
+        return found
+    present = set(inspect(store).get_table_names())
+    with store.connect() as connection:
+        for name, label in TELEGRAM_TABLES:
+            if name not in present:
+                continue
+            table = Table(name, MetaData(), autoload_with=connection)
+            for row in connection.execute(select(table).where(table.c.chat_id.in_(chats))
+                                          .order_by(*table.primary_key.columns)):
+                found[f"{TELEGRAM_PREFIX}{row.chat_id}"][label].append(dict(row._mapping))
+    return found
 
 
 def erase(store: Optional[Engine], conversation_ids: Iterable[str]) -> dict[str, int]:

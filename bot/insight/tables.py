@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, String, Table,
-    Text, UniqueConstraint, inspect,
+    Text, UniqueConstraint, and_, func, inspect,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -134,6 +134,13 @@ daily_categories = Table(  # complaint conversations per start day, channel, pro
     Column("conversations", BigInteger, nullable=False),
 )
 
+# Turns with entities, in two parts a query reads separately (UNION ALL): entity JSON short
+# enough for an index entry (PostgreSQL's limit is about 2.7 kB; 500 characters of at most
+# 4 bytes, with the conversation id, fit), and the rest.
+SHORT_ENTITIES = 500
+ENTITY_PARTS = (and_(turns.c.entities.isnot(None), func.length(turns.c.entities) <= SHORT_ENTITIES),
+                func.length(turns.c.entities) > SHORT_ENTITIES)
+
 # Indexes added after the tables first shipped: `create_all` adds none to an existing table,
 # so `add_missing_indexes` creates them. Customer turns by time (top intents, voice themes,
 # the rollups' day sums); conversations by start (every period).
@@ -147,9 +154,12 @@ LATER_INDEXES = (
     # Conversations with a customer turn of an intent (drill-downs, the analyst API).
     Index("ix_insight_turns_intent_role_at_conversation_id", turns.c.intent, turns.c.role,
           turns.c.at, turns.c.conversation_id),
-    # Turns that named entities (the analyst API's product filter): a small part of them.
-    Index("ix_insight_turns_named_entities", turns.c.conversation_id,
-          sqlite_where=turns.c.entities.isnot(None), postgresql_where=turns.c.entities.isnot(None)),
+    # Turns that named entities, with their entity JSON (products: drill-downs, the analyst
+    # API), so a filter reads the index only; the rare long lists apart (ENTITY_PARTS).
+    Index("ix_insight_turns_short_entities", turns.c.conversation_id, turns.c.entities,
+          sqlite_where=ENTITY_PARTS[0], postgresql_where=ENTITY_PARTS[0]),
+    Index("ix_insight_turns_long_entities", turns.c.conversation_id,
+          sqlite_where=ENTITY_PARTS[1], postgresql_where=ENTITY_PARTS[1]),
 )
 
 

@@ -41,6 +41,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from bot.errors import ContentError
+from bot.settings import process_env
 
 NLU_DIR = Path("data") / "nlu"
 DOMAIN_FILE = "domain.yml"
@@ -53,8 +54,11 @@ _NEW_INTENT = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _PLACEHOLDER = re.compile(r"\[[a-z_]+\]")  # bot/insight/redaction.py's "[email]", "[phone]"…
 _MARKUP = re.compile(r"\][(\[{]")  # "[text](entity)", "[text]{…}": Rasa's entity syntax
 _ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-RESERVED_INTENTS = ("nlu_fallback", "out_of_scope_fallback")
+# What a YAML file cannot hold as it is (C0/C1 controls, BOM, non-characters, lone surrogates).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ufeff\ufffe\uffff\ud800-\udfff]")
+# Rasa's default intents (rasa.shared.core.constants.DEFAULT_INTENTS) and the hub's own;
+# `out_of_scope` is one of Rasa's too, but it is learned from examples (data/nlu/basics.yml).
+RESERVED_INTENTS = ("restart", "back", "session_start", "nlu_fallback", "out_of_scope_fallback")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _WARNING_PREFIX = re.compile(r"^\S+\.py:\d+: \w*Warning: ")
 # Warnings the project has on purpose (responses used from actions, EXTERNAL_ intents):
@@ -265,14 +269,16 @@ def _new_block(intent: str, texts: list[str]) -> CommentedMap:
     return block
 
 
-class _DomainLock:
-    """An exclusive lock on domain.yml while examples are written (the hub and the CLI).
+class DomainLock:
+    """A lock on domain.yml: exclusive while examples are written (the hub and the CLI),
+    shared while a retraining validates and reads the data (bot/insight/retrain.py).
 
     The files are rewritten in place, so the locked file stays the one every writer opens.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
         self._path = path
+        self._mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         self._handle: Optional[Any] = None
 
     def __enter__(self) -> None:
@@ -281,12 +287,13 @@ class _DomainLock:
         except OSError as error:
             raise TrainingDataError(f"{DOMAIN_FILE} cannot be opened ({error.strerror})") \
                 from error
-        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        fcntl.flock(self._handle, self._mode)
 
     def __exit__(self, *exc: object) -> None:
         if self._handle is not None:
             fcntl.flock(self._handle, fcntl.LOCK_UN)
             self._handle.close()
+            self._handle = None
 
 
 def add_examples(home: Path, intent: str, texts: Iterable[str], *,
@@ -301,7 +308,7 @@ def add_examples(home: Path, intent: str, texts: Iterable[str], *,
     domain_path = home / DOMAIN_FILE
     if not domain_path.is_file():
         raise TrainingDataError(f"{DOMAIN_FILE} not found in {home}")
-    with _DomainLock(domain_path):
+    with DomainLock(domain_path):
         files = {path: _YamlFile.load(path, home) for path in _nlu_files(home)}
         blocks: dict[str, tuple[Path, int]] = {}
         known: dict[str, str] = {}
@@ -324,6 +331,10 @@ def add_examples(home: Path, intent: str, texts: Iterable[str], *,
             for path, text in writes.items():
                 _write_in_place(path, text)
             problems = validate(home)
+        except OSError as error:
+            _restore(backups)
+            raise TrainingDataError(f"the examples could not be written or checked ({error}), "
+                                    "so nothing was changed") from error
         except BaseException:
             _restore(backups)
             raise
@@ -404,9 +415,12 @@ def run_command(command: list[str], cwd: Path, env: dict[str, str],
     The command inherits this process's environment with `env` on top, as services do
     (bot/ops/supervisor.py).
     """
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        command, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            command, cwd=cwd, env=process_env(env), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    except OSError as error:
+        raise TrainingDataError(f"could not run {' '.join(command[-2:])} ({error})") from error
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -7,9 +7,10 @@
 - `GET /console/insight/conversations/{conversation_id}`: one redacted transcript.
 
 Roles analyst and admin (an agent gets 403). `since`/`until` take `7d`, `24h` or an ISO
-date or time (default: the last 7 days). Everything is read from the exchange log, whose text
-is redacted when written; transcripts are redacted once more on the way out. Reading a
-transcript goes on the console audit log. The queries run on the hub database the console
+date or time (default: the last 7 days); a bare `until` date takes in that day, as in the
+analyst API (`bot.insight.period`). Everything is read from the exchange log, whose text is
+redacted when written; transcripts are redacted once more on the way out
+(`conversation_search.transcript`). Reading a transcript goes on the console audit log. The queries run on the hub database the console
 opened (the audit log's).
 """
 
@@ -21,26 +22,20 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from bot.database import utcnow
-from bot.handoff.tables import Database
 from bot.hub import audit, keys
 from bot.hub.auth import require_role
 from bot.hub.errors import BadRequest
+from bot.hub.views.analyst import MAX_NUMBER, MAX_TEXT, ROLES, hub_db, whole_number
 from bot.hub.views.console import render_page
 from bot.insight import conversation_search
 from bot.insight.drilldown import DRILL_FLAGS, PAGE_SIZE, Drill, find_conversations
 from bot.insight.metrics import insight
 from bot.insight.period import Period, PeriodError
-from bot.insight.redaction import redact
 from bot.insight.report import channel_name, charts, period_text, tiles
 from bot.insight.tables import OUTCOMES
 
-ROLES = ("analyst", "admin")
-MAX_TEXT = 128  # a channel, intent or product in the query string
 DRILL_PATH = "/console/insight/conversations"
-
-
-def _db(request: web.Request) -> Database:
-    return request.app[keys.AUDIT].db
+MAX_PAGE = MAX_NUMBER // PAGE_SIZE  # its offset stays within what the database counts
 
 
 def _period(request: web.Request) -> Period:
@@ -72,7 +67,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
     """KPI tiles by channel and the charts, for the period asked for."""
     require_role(request, *ROLES)
     period = _period(request)
-    data = await _db(request).run(insight, period)
+    data = await hub_db(request).run(insight, period)
 
     def link(filters: dict[str, str]) -> str:
         return drill_link(period, **filters)
@@ -94,12 +89,7 @@ def _drill(request: web.Request) -> Drill:
     outcome = _text(query.get("outcome"), "outcome")
     if outcome and outcome not in OUTCOMES:
         raise BadRequest(f"outcome must be one of {', '.join(OUTCOMES)}")
-    try:
-        page = int(query.get("page") or 1)
-    except ValueError:
-        raise BadRequest("page must be a whole number") from None
-    if page < 1:
-        raise BadRequest("page must be 1 or more")
+    page = whole_number(query.get("page"), "page", 1, 1, most=MAX_PAGE)
     flags = tuple(flag for flag in DRILL_FLAGS if query.get(flag) == "yes")
     return Drill(_period(request), outcome, _text(query.get("intent"), "intent"),
                  _text(query.get("product"), "product"), flags, (page - 1) * PAGE_SIZE)
@@ -119,7 +109,7 @@ async def conversations_page(request: web.Request) -> web.Response:
     """The conversations behind a dashboard number, newest first, a page at a time."""
     require_role(request, *ROLES)
     drill = _drill(request)
-    total, rows = await _db(request).run(find_conversations, drill)
+    total, rows = await hub_db(request).run(find_conversations, drill)
     page = drill.offset // PAGE_SIZE + 1
     params = {key: value for key, value in request.query.items() if key != "page"}
     more = f"{DRILL_PATH}?{urlencode({**params, 'page': page + 1})}" \
@@ -137,12 +127,10 @@ async def transcript_page(request: web.Request) -> web.Response:
     conversation_id = request.match_info["conversation_id"]
     if len(conversation_id) > MAX_TEXT:
         raise BadRequest("that is not a conversation id")
-    body = await _db(request).run(conversation_search.transcript, conversation_id)
+    body = await hub_db(request).run(conversation_search.transcript, conversation_id)
     if body is None:
         return render_page(request, "console_error.html", status=404, heading="Not found",
                            message="No such conversation in the exchange log.")
-    for turn in body["turns"]:
-        turn["text"] = redact(turn["text"]) if turn.get("text") else turn.get("text")
     await request.app[keys.AUDIT].record(agent, audit.VIEWED,
                                          detail=f"insight conversation {conversation_id}")
     return render_page(request, "dashboard_transcript.html", page="dashboard",

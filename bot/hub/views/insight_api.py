@@ -4,7 +4,8 @@
   &handoff=yes|no&product=&limit=&offset=&format=json|csv`: one page of conversations,
   newest first (filters: `bot.insight.conversation_search`); CSV comes as a download.
 - `GET /api/insight/conversations/{conversation_id}`: the conversation and its whole
-  redacted transcript, turns in order.
+  transcript, turns in order, redacted once more on the way out (the id may hold "/", as
+  REST senders' ids do; send it as it is or with %2F).
 
 Roles analyst and admin only. /api/insight is outside the console guard's prefixes, so these
 views load the session themselves: none is 401, another role 403, all answered as JSON.
@@ -20,14 +21,11 @@ from aiohttp import web
 
 from bot.errors import StoreUnavailable
 from bot.handoff.agents import Agent
-from bot.handoff.tables import Database
 from bot.hub import audit, auth, keys
 from bot.hub.errors import NotAllowed
+from bot.hub.views.analyst import MAX_TEXT, ROLES, hub_db
 from bot.insight import conversation_search as search
 from bot.insight.conversation_search import SearchError
-
-ROLES = ("analyst", "admin")
-MAX_CONVERSATION_ID = 128
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -41,10 +39,6 @@ async def _analyst(request: web.Request) -> Optional[Agent]:
     return auth.require_role(request, *ROLES)
 
 
-def _hub_db(request: web.Request) -> Database:
-    return request.app[keys.AUDIT].db
-
-
 async def conversations(request: web.Request) -> web.Response:
     """A filtered page of conversations, as JSON or a CSV download."""
     try:
@@ -52,7 +46,7 @@ async def conversations(request: web.Request) -> web.Response:
         if agent is None:
             return _error(401, "sign in first")
         query = search.parse_query(request.query)
-        page = await _hub_db(request).run(search.search, query)
+        page = await hub_db(request).run(search.search, query)
         filters = ", ".join(f"{name}={value}" for name, value in query.filters().items())
         await request.app[keys.AUDIT].record(
             agent, audit.EXPORTED, detail=f"insight conversations ({query.format}, "
@@ -82,9 +76,9 @@ async def conversation(request: web.Request) -> web.Response:
         agent = await _analyst(request)
         if agent is None:
             return _error(401, "sign in first")
-        if len(conversation_id) > MAX_CONVERSATION_ID:
-            return _error(400, f"a conversation id has at most {MAX_CONVERSATION_ID} characters")
-        body = await _hub_db(request).run(search.transcript, conversation_id)
+        if len(conversation_id) > MAX_TEXT:
+            return _error(400, f"a conversation id has at most {MAX_TEXT} characters")
+        body = await hub_db(request).run(search.transcript, conversation_id)
         if body is None:
             return _error(404, "no such conversation in the exchange log")
         await request.app[keys.AUDIT].record(agent, audit.VIEWED,

@@ -24,6 +24,7 @@ from bot.hub import keys
 from bot.hub.auth import require_role
 from bot.hub.errors import BadRequest
 from bot.hub.rasa_api import RasaApi
+from bot.hub.views.analyst import MAX_NUMBER, ROLES
 from bot.hub.views.console import done, render_page
 from bot.insight.nlu_inbox import InboxError, NluInbox, label_messages
 from bot.insight.retrain import RetrainBusy, RetrainJob
@@ -31,7 +32,6 @@ from bot.insight.training_data import labelable_intents
 
 INBOX = web.AppKey("nlu_inbox", NluInbox)
 RETRAIN = web.AppKey("nlu_retrain", RetrainJob)
-ROLES = ("analyst", "admin")
 PAGE = "/console/inbox"
 GROUPS_SHOWN = 100
 REFRESH_SECONDS = 3
@@ -101,9 +101,12 @@ async def _turn_ids(request: web.Request) -> list[int]:
     if not values or len(values) > MAX_TURNS_PER_POST:
         raise BadRequest("choose the messages (one to a group's worth)")
     try:
-        return [int(value) for value in values]
+        ids = [int(value) for value in values]
     except ValueError as error:
         raise BadRequest("a message id is not a number") from error
+    if not all(1 <= turn_id <= MAX_NUMBER for turn_id in ids):
+        raise BadRequest("that is not a message id (out of range)")
+    return ids
 
 
 async def label(request: web.Request) -> web.StreamResponse:

@@ -1,15 +1,31 @@
-"""Fixtures of the exchange log's tests that need a server of this machine."""
+"""Fixtures of the exchange log's tests: its database (SQLite and PostgreSQL, the suite's
+`make_db_url`), the store on it, and a server of this machine (RabbitMQ)."""
 
 from __future__ import annotations
 
 import secrets
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import pytest
 import pytest_asyncio
 
+from bot.insight.exchange_log import ExchangeLog
+from tests.bot.insight.insight_db import INSIGHT_SCHEMA
 from tests.bot.insight.rabbitmq_world import HOST, PORT, Rabbit
-from tests.support.postgres import nothing_listens
+from tests.support.postgres import DbSchema, nothing_listens
+
+
+@pytest.fixture
+def hub_url(make_db_url: Callable[[DbSchema], str]) -> str:
+    """The exchange log's database for this test (once on SQLite, once on PostgreSQL)."""
+    return make_db_url(INSIGHT_SCHEMA)
+
+
+@pytest_asyncio.fixture
+async def exchange_log(hub_url: str) -> AsyncIterator[ExchangeLog]:
+    store = ExchangeLog.from_url(hub_url)
+    yield store
+    await store.close()
 
 
 @pytest_asyncio.fixture

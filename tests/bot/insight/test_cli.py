@@ -84,3 +84,22 @@ def test_the_sql_crm_is_needed(world, monkeypatch, capsys):
     monkeypatch.setenv("RAPPORT_CRM_BACKEND", "http")
     assert cli.main(["privacy", "forget", ADA]) == 2
     assert "need the SQL CRM" in capsys.readouterr().err
+
+
+def test_an_export_over_an_existing_file_makes_it_private(world, tmp_path):
+    target = tmp_path / "shared.json"
+    target.write_text("old")
+    target.chmod(0o644)
+    assert cli.main(["privacy", "export", ADA, "--out", str(target)]) == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(target.read_text(encoding="utf-8"))["customer_id"] == ADA
+
+
+def test_an_export_does_not_follow_a_symlink(world, tmp_path, capsys):
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep me")
+    link = tmp_path / "ada.json"
+    link.symlink_to(elsewhere)
+    assert cli.main(["privacy", "export", ADA, "--out", str(link)]) == 2
+    assert elsewhere.read_text() == "keep me"
+    assert f"cannot write {link}" in capsys.readouterr().err

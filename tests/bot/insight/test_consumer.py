@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Callable
 
 import pytest
-import pytest_asyncio
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
@@ -23,26 +22,14 @@ from bot.errors import StoreUnavailable
 from bot.insight.consumer import POSITION_NAME, SqlBrokerConsumer, events_url
 from bot.insight.exchange_log import ExchangeLog
 from bot.insight.tables import conversations, set_aside, turns
-from tests.bot.insight.insight_db import INSIGHT_SCHEMA, rows
+from tests.bot.insight.insight_db import rows
 from tests.bot.insight.sample_events import T0, gives_up_waiting, order_then_handoff
-from tests.support.postgres import DbSchema, create_pg_database, drop_pg_database
+from tests.support.postgres import create_pg_database, drop_pg_database
 
 
 DOMAIN = Domain.from_dict({"slots": {
     name: {"type": "any", "mappings": [{"type": "custom"}]}
     for name in ("customer_id", "case_id", "handoff_id", "rating", "pending_question")}})
-
-
-@pytest.fixture
-def hub_url(make_db_url: Callable[[DbSchema], str]) -> str:
-    return make_db_url(INSIGHT_SCHEMA)
-
-
-@pytest_asyncio.fixture
-async def exchange_log(hub_url: str) -> AsyncIterator[ExchangeLog]:
-    store = ExchangeLog.from_url(hub_url)
-    yield store
-    await store.close()
 
 
 @pytest.fixture

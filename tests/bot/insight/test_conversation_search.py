@@ -18,6 +18,7 @@ from bot.database import make_engine
 from bot.insight.conversation_search import (
     MAX_LIMIT, ConversationQuery, SearchError, parse_query, search, to_csv, transcript,
 )
+from bot.insight.period import Period
 from bot.insight.tables import create_insight_tables, metadata
 from tests.bot.insight.exchange_rows import add_conversation
 from tests.support.postgres import DbSchema
@@ -111,7 +112,9 @@ def test_pages_and_the_total(log):
     ({"limit": "ten"}, "limit must be a whole number"),
     ({"limit": "0"}, "limit must be between 1 and"),
     ({"limit": str(MAX_LIMIT + 1)}, "limit must be between 1 and"),
-    ({"offset": "-1"}, "offset must be at least 0"),
+    ({"offset": "-1"}, "offset must be between 0 and"),
+    ({"offset": str(10**30)}, "offset must be between 0 and 9007199254740992"),
+    ({"limit": str(10**30)}, "limit must be between 1 and"),
     ({"format": "xml"}, "format must be json or csv"),
     ({"chanel": "telegram"}, "unknown parameter 'chanel'"),
     ({"product": "x" * 129}, "product is longer than 128 characters"),
@@ -157,3 +160,20 @@ def test_a_hub_without_the_log_yet_answers_empty(tmp_path):
             assert transcript(connection, "tg-1") is None
     finally:
         engine.dispose()
+
+
+def test_a_bare_until_date_means_what_the_dashboard_means():
+    """One reading of since/until for the API and the dashboard (bot.insight.period)."""
+    now = datetime(2026, 11, 30, 12)
+    for since, until in (("2026-11-01", "2026-11-05"), ("2026-11-01T06:00:00Z", "2026-11-05T18:00"),
+                         ("2026-11-01", "2026-11-05T00:00:00")):
+        query = parse_query({"since": since, "until": until})
+        period = Period.parse(since, until, None, now)
+        assert (query.since, query.until) == (period.since, period.until), (since, until)
+    assert parse_query({"until": "2026-11-05"}).until == datetime(2026, 11, 6)
+
+
+def test_a_huge_offset_past_the_end_is_an_empty_page(log):
+    with log.connect() as connection:
+        page = search(connection, parse_query({"offset": str(2**53)}))
+    assert (page.total, page.conversations) == (4, [])

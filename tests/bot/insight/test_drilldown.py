@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Callable, Iterator
 
 import pytest
@@ -9,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from bot.insight.drilldown import Drill, find_conversations
 from bot.insight.period import Period
+from tests.bot.insight.exchange_rows import add_conversation
 from tests.bot.insight.known_exchanges import WEEK, known_week
 from tests.support.postgres import DbSchema
 
@@ -40,3 +43,15 @@ def test_drill_down_pages(connection):
     total, rows = find_conversations(connection, Drill(WEEK, offset=6), limit=5)
     assert total == 8
     assert [row.conversation_id for row in rows] == ["wc-2", "wc-1"]
+
+
+def test_a_product_with_accents_is_found_as_the_log_stores_it(connection):
+    entities = json.dumps([{"entity": "product", "value": "Crème Kettle"}], ensure_ascii=False)
+    add_conversation(connection.engine, "wc-creme", datetime(2026, 11, 4, 10), channel="webchat",
+                     outcome="contained", turns_said=[
+                         {"role": "customer", "text": "my crème kettle leaks", "intent": "complain",
+                          "entities": entities}])
+    for typed in ("Crème Kettle", "crème kettle"):
+        total, rows = find_conversations(connection, Drill(WEEK, product=typed))
+        assert (total, [row.conversation_id for row in rows]) == (1, ["wc-creme"]), typed
+    assert find_conversations(connection, Drill(WEEK, product="Crème"))[0] == 0  # the whole value

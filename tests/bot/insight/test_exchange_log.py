@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import AsyncIterator, Callable
 
 import pytest
-import pytest_asyncio
 
 from bot.insight.exchange_log import ExchangeLog
 from bot.insight.tables import conversations, set_aside, turns
-from tests.bot.insight.insight_db import INSIGHT_SCHEMA, rows
+from tests.bot.insight.insight_db import rows
 from tests.bot.insight.sample_events import (
     EMAIL, PHONE, T0, gives_up_waiting, order_then_handoff, published, ran, said, uttered,
 )
-from tests.support.postgres import DbSchema
 
 
 def at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
-
-
-@pytest.fixture
-def hub_url(make_db_url: Callable[[DbSchema], str]) -> str:
-    return make_db_url(INSIGHT_SCHEMA)
-
-
-@pytest_asyncio.fixture
-async def exchange_log(hub_url: str) -> AsyncIterator[ExchangeLog]:
-    store = ExchangeLog.from_url(hub_url)
-    yield store
-    await store.close()
 
 
 async def record_all(store: ExchangeLog, sender: str, events: list[dict]) -> list[bool]:

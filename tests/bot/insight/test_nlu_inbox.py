@@ -123,6 +123,16 @@ async def test_a_decision_takes_a_turn_out_of_the_inbox_once(inbox):
         (first, "dismissed", None, "ana"), (second, "dismissed", None, "kim")]
 
 
+async def test_only_messages_in_the_inbox_can_be_dismissed(inbox):
+    waiting, understood = add_turns(inbox.engine, [("asdf", "nlu_fallback", 0.2),
+                                                   ("hello", "greet", 0.98)])
+    not_yet = understood + 1000  # a turn the log has not written (yet)
+    assert await inbox.dismiss([understood, not_yet], "ana") == []
+    assert rows(inbox.engine, inbox_labels) == []
+    assert await inbox.dismiss([waiting, understood, not_yet], "ana") == [waiting]
+    assert [r["turn_id"] for r in rows(inbox.engine, inbox_labels)] == [waiting]
+
+
 async def test_the_inbox_groups_its_messages(inbox):
     ids = add_turns(inbox.engine, [(text, "nlu_fallback", 0.3) for text in UTRECHT + GIFT_WRAP])
     groups = await inbox.groups(PROJECT)

@@ -40,3 +40,12 @@ def test_a_period_must_not_be_empty():
     period = Period.parse(None, None, " webchat ", NOW)
     assert (period.since, period.until, period.channel) == (
         datetime(2026, 11, 23, 12), datetime(2026, 11, 30, 12), "webchat")
+
+
+def test_a_bare_until_date_takes_in_that_whole_day():
+    period = Period.parse("2026-11-01", "2026-11-05", None, NOW)
+    assert (period.since, period.until) == (datetime(2026, 11, 1), datetime(2026, 11, 6))
+    assert Period.parse("2026-11-05", "2026-11-05", None, NOW).until == datetime(2026, 11, 6)
+    timed = Period.parse("2026-11-01", "2026-11-05T00:00:00", None, NOW)
+    assert timed.until == datetime(2026, 11, 5)  # a time is exclusive
+    assert Period.parse(timed.query()["since"], timed.query()["until"], None, NOW) == timed

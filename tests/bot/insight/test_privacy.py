@@ -12,12 +12,12 @@ from typing import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from bot.crm.models import (
     CaseRow, ChannelIdentityRow, CustomerRow, InteractionRow, OrderRow, VerificationAttemptRow,
 )
-from bot.database import make_engine
+from bot.database import make_engine, naive_utcnow
 from bot.handoff.tables import handoff_notes, handoffs
 from bot.insight import tables as log
 from bot.insight.privacy import (
@@ -193,6 +193,32 @@ def test_export_holds_everything_about_the_customer(world, stores):
     assert by_id["rest:shop:ada"]["handoffs"][0]["notes"][0]["text"] == (
         "Ada Lovelace called about a parcel")
     assert "grace" not in export_json(export(stores, ADA)).lower()
+
+
+def test_export_holds_what_forget_erases_from_web_chat_telegram_and_set_aside(world, stores):
+    with world.hub.begin() as connection:
+        connection.execute(insert(log.set_aside).values(
+            source="broker", conversation_id="tg-101", raw="ada's unreadable event",
+            reason="not JSON", at=naive_utcnow()))
+    document = json.loads(export_json(export(stores, ADA)))
+    by_id = {c["conversation_id"]: c for c in document["conversations"]}
+
+    webchat = by_id["webchat-ada"]["web_chat"]
+    assert [m["payload"] for m in webchat["messages"]] == ['{"text": "hi"}']
+    assert [c["conversation_id"] for c in webchat["conversations"]] == ["webchat-ada"]
+    assert [s["sender_id"] for s in webchat["sessions"]] == ["webchat-ada"]
+    assert all("token_hash" not in session for session in webchat["sessions"])
+    telegram = by_id["tg-101"]["telegram"]
+    assert [row["chat_id"] for row in telegram["updates"]] == ["101"]
+    assert [row["chat_id"] for row in telegram["dead letters"]] == ["101"]
+    assert by_id["webchat-ada"]["telegram"] == {}
+    assert [row["raw"] for row in by_id["tg-101"]["set_aside"]] == ["ada's unreadable event"]
+    assert "webchat-grace" not in export_json(document) and '"202"' not in export_json(document)
+
+    report = forget(stores, ADA)  # each thing exported is a thing forget erases
+    assert report.stores["exchange log"]["set-aside events"] == 1
+    assert report.stores["web chat"]["messages"] == len(webchat["messages"])
+    assert report.stores["Telegram"]["updates"] == len(telegram["updates"])
 
 
 def test_purge_removes_only_what_is_older_than_the_retention(world, stores):

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import AsyncIterator, Callable
+from typing import Callable
 
 import pytest
-import pytest_asyncio
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.events import Event
@@ -25,28 +24,15 @@ from bot.insight.rabbitmq_consumer import (
 from bot.insight.broker_events import Malformed
 from bot.insight.tables import conversations, set_aside, turns
 from bot.settings import Settings
-from tests.bot.insight.insight_db import INSIGHT_SCHEMA, rows
+from tests.bot.insight.insight_db import rows
 from tests.bot.insight.rabbitmq_world import (
     DOMAIN, Rabbit, in_turns, running, turn_keys, wait_until,
 )
 from tests.bot.insight.sample_events import gives_up_waiting, order_then_handoff, published
 from tests.support import PROJECT
-from tests.support.postgres import DbSchema
 from tests.support.tcp_proxy import TcpProxy
 
 EXPECTED = {"tg-42": (5, 6, "escalated", 1, 5), "rest:shop:7": (2, 1, "abandoned", 0, None)}
-
-
-@pytest.fixture
-def hub_url(make_db_url: Callable[[DbSchema], str]) -> str:
-    return make_db_url(INSIGHT_SCHEMA)
-
-
-@pytest_asyncio.fixture
-async def exchange_log(hub_url: str) -> AsyncIterator[ExchangeLog]:
-    store = ExchangeLog.from_url(hub_url)
-    yield store
-    await store.close()
 
 
 async def save(broker: PikaEventBroker, sender_id: str, events: list[Event]) -> None:
@@ -235,12 +221,12 @@ async def test_the_consumer_reconnects_when_rabbitmq_goes_away(
 
 def test_the_scale_profile_publishes_where_the_consumer_reads(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_RABBITMQ_URL":
+    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_PROFILE": "scale",
+                                  "RAPPORT_ACTIONS_SECRET": secrets.token_urlsafe(16),
+                                  "RAPPORT_RABBITMQ_URL":
                                   f"amqp://rapport:{secrets.token_urlsafe(12)}@mq.internal:5673/"})
     for name, value in settings.child_env().items():  # what `rapport run` hands Rasa
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("RAPPORT_REDIS_HOST", "redis.internal")  # the lock store's section
-    monkeypatch.setenv("RAPPORT_REDIS_PORT", "6379")
     config = read_endpoint_config(str(PROJECT / "endpoints.scale.yml"), "event_broker")
     assert config is not None and config.type == "pika"
     assert (config.url, config.kwargs["port"], config.kwargs["username"]) == (

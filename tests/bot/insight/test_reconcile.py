@@ -12,10 +12,9 @@ import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, Callable
 
 import pytest
-import pytest_asyncio
 from rasa.core.brokers.pika import PikaEventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
@@ -28,27 +27,14 @@ from bot.insight.exchange_log import ExchangeLog
 from bot.insight.rabbitmq_consumer import RabbitMqConsumer
 from bot.insight.reconcile import TrackerStoreReconciler
 from bot.insight.tables import conversations, event_key, set_aside, turns
-from tests.bot.insight.insight_db import INSIGHT_SCHEMA, rows
+from tests.bot.insight.insight_db import rows
 from tests.bot.insight.rabbitmq_world import (
     DOMAIN, HOST, PORT, Rabbit, in_turns, running, turn_keys, wait_until,
 )
 from tests.bot.insight.sample_events import T0, gives_up_waiting, order_then_handoff
-from tests.support.postgres import DbSchema
 from tests.support.tcp_proxy import TcpProxy
 
 EXPECTED = {"tg-42": (5, 6, "escalated", 1, 5), "rest:shop:7": (2, 1, "abandoned", 0, None)}
-
-
-@pytest.fixture
-def hub_url(make_db_url: Callable[[DbSchema], str]) -> str:
-    return make_db_url(INSIGHT_SCHEMA)
-
-
-@pytest_asyncio.fixture
-async def exchange_log(hub_url: str) -> AsyncIterator[ExchangeLog]:
-    store = ExchangeLog.from_url(hub_url)
-    yield store
-    await store.close()
 
 
 @dataclass

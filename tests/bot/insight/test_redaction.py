@@ -224,3 +224,34 @@ def test_long_message_redacts_every_occurrence():
     for placeholder in ("[name]", "[email]", "[phone]", "[address]", "[postcode]"):
         assert redacted.count(placeholder) == copies
     assert redacted.count("RP-104721") == copies
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("phone=07700900123", "phone=[phone]"),
+    ("tel.07700900123", "tel.[phone]"),
+    ("x-07700900123", "x-[phone]"),
+    ("ref/07700900123", "ref/[phone]"),
+    ("call=+447700900123", "call=[phone]"),
+    ("id-12345678", "id-[phone]"),
+])
+def test_numbers_glued_to_a_label_by_punctuation_are_redacted(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text", ["v-1.2", "x-123", "page/12", "a=5", "size.42"])
+def test_short_numbers_glued_to_a_label_stay(text):
+    assert redact(text) == text
+
+
+def test_card_groups_separated_by_dots_are_a_card():
+    assert redact("card 4111.1111.1111.1111") == "card [card]"
+    assert redact("ref 4111.1111.1111.1112") == "ref 4111.1111.1111.1112"  # Luhn fails
+
+
+def test_long_numeric_values_are_redacted_as_text():
+    assert redact_value(4111111111111111) == "[card]"
+    assert redact_value({"value": 7700900123}) == {"value": "[phone]"}
+    assert redact_value(4111111111111111.0) == "[card]"
+    assert redact_value(1234567) == 1234567
+    assert redact_value(3.5) == 3.5
+    assert redact_value(True) is True

@@ -44,7 +44,7 @@ def rapport(monkeypatch, tmp_path: Path, hub_url: str) -> Callable[..., int]:
 
 def test_the_report_is_written_and_self_contained(rapport, tmp_path, capsys):
     out = tmp_path / "report"
-    assert rapport("--since", "2026-11-01", "--until", "2026-11-08", "--out", str(out)) == 0
+    assert rapport("--since", "2026-11-01", "--until", "2026-11-07", "--out", str(out)) == 0
     assert f"wrote {out / 'report.html'}" in capsys.readouterr().out
     html = (out / "report.html").read_text(encoding="utf-8")
     assert FETCHES.search(html) is None, FETCHES.search(html)
@@ -64,7 +64,7 @@ def test_the_report_is_written_and_self_contained(rapport, tmp_path, capsys):
 
 def test_one_channel(rapport, tmp_path):
     out = tmp_path / "telegram"
-    assert rapport("--since", "2026-11-01", "--until", "2026-11-08", "--channel", "telegram",
+    assert rapport("--since", "2026-11-01", "--until", "2026-11-07", "--channel", "telegram",
                    "--out", str(out)) == 0
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "channel telegram" in markdown

@@ -8,6 +8,7 @@ hub's JWT as Rasa does.
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 import sys
 import threading
@@ -24,6 +25,7 @@ from bot.hub.rasa_api import RasaApi, RasaApiError
 from bot.insight.retrain import (
     DONE, FAILED, LOADING, QUEUED, TRAINING, VALIDATING, RetrainBusy, RetrainJob,
 )
+from bot.insight.training_data import DomainLock
 from bot.settings import Settings
 from tests.bot.insight.nlu_project import project_copy
 
@@ -233,3 +235,76 @@ async def test_rasa_api_without_a_secret_does_not_call(rasa):
         with pytest.raises(RasaApiError, match="API is off"):
             await RasaApi(session, stand_in.url, None).load_model(Path("/models/m.tar.gz"))
     assert stand_in.loaded == []
+
+
+def _domain_is_locked(home: Path) -> bool:
+    """Whether someone holds a lock on domain.yml that a labelling would have to wait for."""
+    with (home / "domain.yml").open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+LOCK_CHECKING_TRAIN = '''
+import fcntl, os, pathlib, sys
+home, var = pathlib.Path(os.environ["RAPPORT_HOME"]), pathlib.Path(os.environ["RAPPORT_VAR_DIR"])
+with (home / "domain.yml").open("rb") as handle:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        model = var / "models" / "rapport-locked.tar.gz"
+        model.parent.mkdir(parents=True, exist_ok=True)
+        model.write_bytes(b"a model")
+        print(f"trained: {model}", flush=True)
+        sys.exit(0)
+print("domain.yml was not locked while training read the data", flush=True)
+sys.exit(3)
+'''
+
+
+async def test_labelling_waits_while_a_retrain_validates_and_trains(settings, rasa, tmp_path):
+    _, api = rasa
+    seen_while_validating = []
+
+    def validation(home: Path) -> list[str]:
+        seen_while_validating.append(_domain_is_locked(home))
+        return []
+
+    script = tmp_path / "lock_checking_train.py"
+    script.write_text(LOCK_CHECKING_TRAIN)
+    job = RetrainJob(settings, api.load_model, validate=validation,
+                     train_command=[sys.executable, str(script)])
+    job.start()
+    progress = await job.wait()
+
+    assert seen_while_validating == [True]
+    assert progress.state == DONE, progress.message
+    assert not _domain_is_locked(settings.home)  # released once the data is read
+    with DomainLock(settings.home / "domain.yml"):  # a labelling can go ahead again
+        pass
+
+
+async def test_an_unexpected_failure_ends_the_retrain_as_failed(settings, rasa, tmp_path,
+                                                                 caplog):
+    _, api = rasa
+
+    def broken(home: Path) -> list[str]:
+        raise RuntimeError("a bug in the validator")
+
+    job = RetrainJob(settings, api.load_model, validate=broken,
+                     train_command=_train(tmp_path, "ok"))
+    job.start()
+    progress = await job.wait()
+
+    assert progress.state == FAILED and not progress.active
+    assert "a bug in the validator" in progress.message
+    assert progress.finished_at is not None
+    assert any("a bug in the validator" in record.getMessage() or record.exc_info
+               for record in caplog.records)
+    job2 = RetrainJob(settings, api.load_model, validate=_no_problems,
+                      train_command=_train(tmp_path, "ok"))
+    job2.start()  # the lock was released: the next retrain is not refused
+    assert (await job2.wait()).state == DONE

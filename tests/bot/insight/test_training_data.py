@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.insight.training_data import TrainingDataError, add_examples, labelable_intents
+from rasa.shared.core.constants import DEFAULT_INTENTS
+
+from bot.insight.training_data import (
+    TrainingDataError, add_examples, clean_example, labelable_intents, validate_project,
+)
 from tests.bot.insight.nlu_project import project_copy, snapshot
 
 
@@ -139,6 +143,31 @@ def test_a_validator_that_raises_also_restores(home):
     def broken(path: Path) -> list[str]:
         raise OSError("no interpreter")
 
-    with pytest.raises(OSError):
+    with pytest.raises(TrainingDataError, match="no interpreter"):
         add_examples(home, "thank", ["cheers, legend"], validate=broken)
     assert snapshot(home) == before
+
+
+def test_a_validation_that_cannot_start_is_a_training_data_error(tmp_path):
+    with pytest.raises(TrainingDataError, match="could not run"):
+        validate_project(tmp_path / "no-such-project")
+
+
+@pytest.mark.parametrize("intent", sorted(set(DEFAULT_INTENTS) - {"out_of_scope"})
+                         + ["EXTERNAL_reminder"])
+def test_rasas_own_intents_are_reserved(home, intent):
+    with pytest.raises(TrainingDataError, match="set by Rasa"):
+        add_examples(home, intent, ["something new entirely"], validate=lambda path: [])
+    assert intent not in labelable_intents(home)
+
+
+def test_characters_yaml_cannot_print_are_dropped():
+    text = "gift\x80wrap\x9f my\ufeff order\ufffe please\uffff now\ud800 ok\x85done"
+    assert clean_example(text) == "gift wrap my order please now ok done"
+
+
+def test_an_example_with_unprintable_characters_round_trips(home):
+    result = add_examples(home, "greet", ["hey\x9c\ufeffthere\udfff folks"],
+                          validate=lambda path: [])
+    assert result.added == ("hey there folks",)
+    assert "hey there folks" in _examples(home / "data" / "nlu" / "basics.yml", "greet")

@@ -261,11 +261,13 @@ def test_rasa_builds_the_store_from_an_endpoint_config(options: Dict[str, Any]) 
 
 
 def test_endpoints_scale_yml_names_this_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAPPORT_REDIS_HOST", "redis.internal")
-    monkeypatch.setenv("RAPPORT_REDIS_PORT", "6380")
-    for part, value in (("HOST", "rabbitmq.internal"), ("PORT", "5672"), ("USER", "rapport"),
-                        ("PASSWORD", secrets.token_urlsafe(12))):  # its event_broker section
-        monkeypatch.setenv(f"RAPPORT_RABBITMQ_{part}", value)
+    from bot.settings import Settings
+
+    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_PROFILE": "scale",
+                                  "RAPPORT_ACTIONS_SECRET": secrets.token_urlsafe(16),
+                                  "RAPPORT_REDIS_URL": "redis://redis.internal:6380/1"})
+    for name, value in settings.child_env().items():  # what `rapport run` hands Rasa
+        monkeypatch.setenv(name, value)
     config = read_endpoint_config(str(PROJECT / "endpoints.scale.yml"), "lock_store")
     store = LockStore.create(config)
     assert isinstance(store, AtomicRedisLockStore)

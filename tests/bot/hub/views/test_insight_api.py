@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -12,6 +14,7 @@ from bot.database import make_engine
 from bot.hub import keys
 from bot.insight.tables import create_insight_tables
 from tests.bot.insight.exchange_rows import add_conversation
+from tests.bot.insight.known_exchanges import RAW_EMAIL
 
 LIST = "/api/insight/conversations"
 
@@ -86,6 +89,7 @@ async def test_csv_is_a_download(hub, console, exchange_log):
     ("handoff=maybe", "handoff must be yes or no"),
     ("since=last-week", "since must be a date"),
     ("limit=-5", "limit must be between 1 and 1000"),
+    (f"offset={10**30}", "offset must be between 0 and 9007199254740992"),
     ("colour=red", "unknown parameter 'colour'"),
 ])
 async def test_bad_parameters_are_400_with_the_reason(hub, console, exchange_log, query, message):
@@ -125,3 +129,36 @@ async def test_a_hub_whose_log_is_empty_answers_an_empty_list(hub, console):
     ana = await console("ana", role="analyst")
     body = await (await ana.client.get(LIST)).json()
     assert (body["total"], body["conversations"]) == (0, [])
+
+
+async def test_a_transcript_is_redacted_again_on_the_way_out(hub, console, hub_settings):
+    """A row written before a redaction rule existed (or by another writer) is redacted on read."""
+    engine = make_engine(hub_settings.hub_db_url)
+    try:
+        create_insight_tables(engine)
+        add_conversation(engine, "rest:shop/ann", datetime(2026, 11, 4, 9, 0), channel="rest",
+                         turns_said=[{"role": "customer", "text": f"mail me at {RAW_EMAIL}"}])
+    finally:
+        engine.dispose()
+    ana = await console("ana", role="analyst")
+    for path in (f"{LIST}/rest:shop/ann", f"{LIST}/{quote('rest:shop/ann', safe='')}"):
+        answer = await ana.client.get(path)
+        assert answer.status == 200, path
+        body = await answer.json()
+        assert body["conversation_id"] == "rest:shop/ann"
+        assert [t["text"] for t in body["turns"]] == ["mail me at [email]"]
+        assert RAW_EMAIL not in await answer.text()
+
+
+async def test_the_api_and_the_dashboard_read_a_period_the_same_way(hub, console, exchange_log):
+    ana = await console("ana", role="analyst")
+    for since, until in (("2026-11-02", "2026-11-02"), ("2026-11-01", "2026-11-03"),
+                         ("2026-11-02T10:00:00", "2026-11-03T10:00:00"),
+                         ("2026-11-01", "2026-11-02T09:00:00")):
+        period = urlencode({"since": since, "until": until})
+        api = await (await ana.client.get(f"{LIST}?{period}")).json()
+        page = await (await ana.client.get(f"/console/insight/conversations?{period}")).text()
+        listed = re.findall(r'<th scope="row"><a href="/console/insight/conversations/[^"]+">'
+                            r'([^<]+)</a></th>', page)
+        assert [c["conversation_id"] for c in api["conversations"]] == listed, period
+    assert listed == []  # until a time: exclusive

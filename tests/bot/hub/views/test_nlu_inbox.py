@@ -139,6 +139,29 @@ async def test_dismissed_messages_leave_the_inbox(hub, console, turn_ids):
     assert [m.turn_id for m in pending] == [turn_ids[2]]
 
 
+async def test_a_message_id_too_large_to_be_one_is_a_400(hub, console, turn_ids):
+    ana = await console("ana", role="analyst")
+    for path, fields in (("/console/inbox/dismiss", {}),
+                         ("/console/inbox/label", {"intent": "greet"})):
+        answer = await ana.client.post(path, data=_form(ana.csrf, [10**30], **fields))
+        assert answer.status == 400, path
+        assert "not a message id" in await answer.text()
+    assert len(await hub.server.app[nlu_inbox.INBOX].pending()) == 3
+
+
+async def test_dismissing_a_message_not_in_the_inbox_changes_nothing(hub, console, turn_ids):
+    ana = await console("ana", role="analyst")
+    understood, not_yet = turn_ids[3], turn_ids[3] + 100
+    answer = await ana.client.post("/console/inbox/dismiss",
+                                   data=_form(ana.csrf, [understood, not_yet]),
+                                   headers={"Accept": "application/json"})
+    assert answer.status == 200 and (await answer.json())["dismissed"] == []
+    answer = await ana.client.post("/console/inbox/dismiss",
+                                   data=_form(ana.csrf, [turn_ids[0], not_yet]),
+                                   headers={"Accept": "application/json"})
+    assert (await answer.json())["dismissed"] == [turn_ids[0]]
+
+
 async def test_a_retrain_reports_its_progress_and_why_it_failed(hub, console, hub_settings):
     ana = await console("ana", role="analyst")
     rules = hub_settings.home / "data" / "rules" / "basics.yml"
