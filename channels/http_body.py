@@ -16,12 +16,22 @@ MAX_REQUEST_BYTES = 1_048_576
 
 
 def cap_request_size(app: Any, limit: int = MAX_REQUEST_BYTES) -> None:
-    """Lower the app's request cap to `limit`: bigger bodies get 413 before they are read.
+    """Lower the app's request cap to `limit`: bigger bodies get 413 before they are read,
+    with a JSON error like every other refusal.
 
     Sanic reads the cap as each connection opens, so a channel calls this from a
     `before_server_start` listener; every channel does, since any one may be the only one.
     """
+    from sanic import response
+    from sanic.exceptions import PayloadTooLarge
+
     app.config.REQUEST_MAX_SIZE = min(int(app.config.REQUEST_MAX_SIZE), limit)
+
+    def too_large(_request: Any, _error: Exception) -> Any:
+        return response.json({"error": f"the request is too large (at most "
+                                       f"{app.config.REQUEST_MAX_SIZE} bytes)"}, status=413)
+
+    app.error_handler.add(PayloadTooLarge, too_large)
 
 
 class BodyTooLarge(ValueError):

@@ -185,6 +185,9 @@ def test_a_deflate_bomb_is_refused_without_inflating_it(action_server):
 
 
 def test_a_body_over_the_limit_is_refused(action_server):
-    status, _ = _post(action_server, _call(pad=2 * MAX_BODY))
+    from tests.support.oversized import answer_before_body
+
+    status, _ = answer_before_body(f"{action_server}/webhook", 2 * MAX_BODY,
+                                   {ACTIONS_SECRET_HEADER: SECRET})
     assert status == 413
     assert _post(action_server, _call(pad=MAX_BODY // 2))[0] == 404

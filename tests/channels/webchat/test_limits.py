@@ -143,6 +143,7 @@ async def test_a_huge_body_is_refused_before_it_is_read(channel_server):
             await writer.drain()
             answer = await asyncio.wait_for(reader.read(4096), HANG_GUARD_S)
             assert answer.startswith(b"HTTP/1.1 413"), (path, answer[:200])
+            assert b'{"error":"the request is too large' in answer
             writer.close()
             reader, writer = await asyncio.open_connection(host, int(port))
     finally:
