@@ -32,9 +32,11 @@ from bot.insight.drilldown import DRILL_FLAGS, PAGE_SIZE, Drill, find_conversati
 from bot.insight.metrics import insight
 from bot.insight.period import Period, PeriodError
 from bot.insight.report import channel_name, charts, period_text, tiles
+from bot.insight.voice_of_customer import ANY_PRODUCT, voice_of_customer, weeks_of
 from bot.insight.tables import OUTCOMES
 
 DRILL_PATH = "/console/insight/conversations"
+VOICE_INTENT = {"praise": "praise", "suggestion": "suggest"}  # kind of feedback -> intent
 MAX_PAGE = MAX_NUMBER // PAGE_SIZE  # its offset stays within what the database counts
 
 
@@ -68,6 +70,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
     require_role(request, *ROLES)
     period = _period(request)
     data = await hub_db(request).run(insight, period)
+    voice = await hub_db(request).run(voice_of_customer, period)
 
     def link(filters: dict[str, str]) -> str:
         return drill_link(period, **filters)
@@ -81,7 +84,9 @@ async def dashboard_page(request: web.Request) -> web.Response:
         period_text=period_text(period), since=request.query.get("since", "7d"),
         until=request.query.get("until", ""), total=channel_tiles(data.kpis.total),
         by_channel=[(channel_name(k.channel), channel_tiles(k)) for k in data.kpis.by_channel],
-        charts=charts(data, link))
+        charts=charts(data, link), voice=voice, weeks=weeks_of(period),
+        voice_link=lambda group: drill_link(period, intent=VOICE_INTENT[group.kind], **(
+            {} if group.product == ANY_PRODUCT else {"product": group.product})))
 
 
 def _drill(request: web.Request) -> Drill:

@@ -67,6 +67,23 @@ async def test_an_analyst_sees_the_weeks_kpis(logged, console):
     assert 'aria-current="page">Dashboard</a>' in page
 
 
+async def test_the_voice_of_the_customer_is_grouped_with_their_words(logged, console):
+    ana = await console("ana", role="analyst")
+    page = await (await ana.client.get(WEEK)).text()
+    voice = page[page.index("<h2>Voice of the customer</h2>"):]
+    rows = re.findall(r"<tr><td>(\w+)</td><td>([^<]*)</td><td>(\w+)</td>\s*<td><a href=\"([^\"]+)\">"
+                      r"(\d+)</a></td>", voice)
+    assert [(kind, html.unescape(product), theme, count) for kind, product, theme, _, count
+            in rows] == [("praise", HOSTILE, "quality", "1"),
+                         ("praise", "Toaster", "quality", "1"),
+                         ("suggestion", "Kettle", "size", "1")]
+    assert "<q>you should sell this in a bigger size</q>" in voice
+    assert HOSTILE not in page  # escaped, never markup
+    kettle = html.unescape(rows[2][3])
+    listed = _conversations(await (await ana.client.get(kettle)).text())
+    assert listed == ["tg-6"]
+
+
 async def test_an_admin_may_look_too(logged, console):
     boss = await console("boss", role="admin")
     assert (await boss.client.get(WEEK)).status == 200
