@@ -31,6 +31,9 @@ from bot.insight.period import Period, days
 from bot.insight.tables import conversations, rollup_days, turns
 
 ACCEPT_REMEDY_ACTION = "action_accept_remedy"  # actions/complaints.py ActionAcceptRemedy
+# What that action says once the remedy is really settled (it also answers when there is no
+# offer, or the CRM fails, with other responses): utter_remedy_confirmed_refund, ...
+REMEDY_CONFIRMED = "utter_remedy_confirmed_%"
 GOOD_CSAT = (4, 5)
 VOICE_INTENTS = ("praise", "suggest")  # data/nlu/feedback.yml
 TOP_INTENTS = 10
@@ -146,7 +149,8 @@ def _accepted_remedy() -> ColumnElement:
     # this one uses the conversation_id index, and only for rated complaints (see below).
     return select(literal(1)).where(
         turns.c.conversation_id == conversations.c.conversation_id,
-        turns.c.action == ACCEPT_REMEDY_ACTION).limit(1).scalar_subquery().isnot(None)
+        turns.c.action == ACCEPT_REMEDY_ACTION,
+        turns.c.response.like(REMEDY_CONFIRMED)).limit(1).scalar_subquery().isnot(None)
 
 
 def recovered_condition() -> ColumnElement:
@@ -158,7 +162,8 @@ def recovered_condition() -> ColumnElement:
 def _sums() -> dict[str, ColumnElement]:
     """What is added up per (day, channel): every conversation-level KPI and trend."""
     c = conversations.c
-    change = c.last_sentiment - c.first_sentiment
+    # a change needs two measured turns: one turn's "change" of 0 would dilute the average
+    change = case((c.customer_turns >= 2, c.last_sentiment - c.first_sentiment))
 
     def total(value: ColumnElement) -> ColumnElement:
         return func.coalesce(func.sum(value), 0)

@@ -9,7 +9,7 @@ four handoffs. Test modules assert the numbers this must give, worked out by han
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from sqlalchemy import MetaData, insert
 from sqlalchemy.engine import Connection, Engine
@@ -53,8 +53,8 @@ def _c(intent: str, text: str, **more: Any) -> dict[str, Any]:
     return {"role": "customer", "intent": intent, "text": text, **more}
 
 
-def _b(action: str, text: str = "…") -> dict[str, Any]:
-    return {"role": "bot", "action": action, "text": text}
+def _b(action: str, text: str = "…", response: Optional[str] = None) -> dict[str, Any]:
+    return {"role": "bot", "action": action, "text": text, "response": response}
 
 
 def _product(product: str, issue: str = "") -> list[dict[str, str]]:
@@ -75,7 +75,8 @@ CONVERSATIONS: list[tuple[str, datetime, dict[str, Any], list[dict[str, Any]]]] 
                                first_sentiment=-0.6, last_sentiment=0.2),
      [_c("complain", "my kettle arrived broken", entities=_product("Kettle", "damaged")),
       _b("action_submit_complaint"), _c("affirm", "yes please"),
-      _b("action_accept_remedy", "Done: your refund is on its way")]),
+      _b("action_accept_remedy", "Done: your refund is on its way",
+         "utter_remedy_confirmed_refund")]),
     ("wc-3", _day(3, 9), dict(channel="webchat", outcome="contained", csat=2, case_id="CASE-2",
                               first_sentiment=-0.5, last_sentiment=-0.7),
      [_c("complain", "the kettle is late", entities=_product("Kettle", "late")),
@@ -83,7 +84,8 @@ CONVERSATIONS: list[tuple[str, datetime, dict[str, Any], list[dict[str, Any]]]] 
     ("tg-4", _day(3, 15), dict(channel="telegram", outcome="contained", csat=3, case_id="CASE-3",
                                first_sentiment=-0.4, last_sentiment=0.0),
      [_c("complain", "toaster burnt", entities=_product("Toaster", "damaged")),
-      _b("action_submit_complaint"), _c("affirm", "ok"), _b("action_accept_remedy")]),
+      _b("action_submit_complaint"), _c("affirm", "ok"),
+      _b("action_accept_remedy", "Done", "utter_remedy_confirmed_voucher")]),
     ("tg-5", _day(4, 8), dict(channel="telegram", outcome="escalated", csat=4, handoff_id="H1",
                               fallbacks=2, first_sentiment=-0.2, last_sentiment=0.1),
      [_c("nlu_fallback", "asdf"), _b("action_default_fallback"), _c("nlu_fallback", "qwer"),

@@ -40,9 +40,10 @@ def test_the_weeks_kpis_over_all_channels(connection):
     # Complaints wc-2 (accepted, CSAT 4), wc-3 (declined), tg-4 (accepted, CSAT 3).
     assert (total.recovered, total.complaints) == (1, 3)
     assert total.service_recovery_rate == pytest.approx(1 / 3)
-    # 0.4 + 0.8 - 0.2 + 0.4 + 0.3 + 0.2 over six conversations with both sentiments
-    assert total.sentiment_measured == 6
-    assert total.sentiment_change == pytest.approx(1.9 / 6)
+    # 0.4 + 0.8 - 0.2 + 0.4 + 0.3 over the five conversations with two measured turns or
+    # more (wc-7 said one thing: no change to measure)
+    assert total.sentiment_measured == 5
+    assert total.sentiment_change == pytest.approx(1.7 / 5)
     # H1 150 s and H2 60 s; H3 never claimed, H4 created before the week
     assert total.handoffs_claimed == 2
     assert total.handoff_wait_s == pytest.approx(105.0, abs=0.01)
@@ -55,7 +56,7 @@ def test_kpis_per_channel(connection):
     assert (webchat.conversations, webchat.customer_messages, webchat.contained) == (4, 7, 4)
     assert webchat.csat_average == 4.0 and webchat.fallback_rate == 0.0
     assert (webchat.recovered, webchat.complaints) == (1, 2)
-    assert webchat.sentiment_change == pytest.approx(0.3)
+    assert webchat.sentiment_change == pytest.approx(1.0 / 3)
     assert webchat.handoff_wait_s == pytest.approx(60.0, abs=0.01)
     assert (telegram.conversations, telegram.customer_messages) == (3, 6)
     assert (telegram.contained, telegram.escalated, telegram.abandoned) == (1, 1, 1)

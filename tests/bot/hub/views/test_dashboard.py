@@ -59,7 +59,7 @@ async def test_an_analyst_sees_the_weeks_kpis(logged, console):
     assert _tile(page, "Fallback rate")[1] == "21.4%"
     assert _tile(page, "Handoff wait")[1] == "1 min 45 s"
     assert _tile(page, "Service recovery")[1] == "33.3%"
-    assert _tile(page, "Sentiment change")[1] == "+0.32"
+    assert _tile(page, "Sentiment change")[1] == "+0.34"
     rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td><a href="[^"]+" title="[^"]*">'
                       r'(\d+)</a>', page)
     assert rows == [("webchat", "4"), ("telegram", "3"), ("unknown", "1")]
