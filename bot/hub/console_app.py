@@ -10,7 +10,6 @@ console's domain errors into HTTP answers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from typing import AsyncIterator
@@ -23,6 +22,7 @@ from bot.errors import StoreUnavailable
 from bot.handoff.tables import create_hub_tables, open_database
 from bot.handoff.store import HandoffConflict, HandoffNotFound, HandoffStore
 from bot.hub import keys
+from bot.hub.background import stop_tasks
 from bot.hub.audit import AuditLog
 from bot.hub.auth import API_PREFIX, console_guard
 from bot.hub.console_view import install_filters
@@ -95,11 +95,7 @@ async def _console_resources(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks)
         await senders.close()
         if crm is not None:
             await crm.close()

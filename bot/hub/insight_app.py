@@ -15,12 +15,12 @@ still starts; the feeds keep trying.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import AsyncIterator, Protocol
 
 from aiohttp import web
 
 from bot.hub import keys
+from bot.hub.background import stop_tasks
 from bot.insight.consumer import SqlBrokerConsumer
 from bot.insight.exchange_log import ExchangeLog
 from bot.insight.rabbitmq_consumer import RabbitMqConsumer
@@ -52,11 +52,7 @@ async def _insight_resources(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(tasks)
         for feed in feeds.values():
             await feed.close()
         await exchange_log.close()

@@ -16,14 +16,6 @@ from tests.conftest import PROJECT, TODAY
 from tests.support.trackers import DOMAIN, make_tracker, responses, slot_events
 
 
-@pytest.fixture
-def use_crm(crm, brand, tmp_path):
-    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(tmp_path)})
-    services.use(services.Services(settings=settings,
-                                   crm=crm, brand=brand, today=lambda: TODAY))
-    yield crm
-    services.use(None)
-
 
 async def run_form(tracker):
     dispatcher = CollectingDispatcher()

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services
 from actions.voice import ActionRecordFeedback
-from bot.settings import Settings
-from tests.conftest import PROJECT, TODAY
 from tests.support.trackers import DOMAIN, make_tracker, responses
 
 ADA = {"customer_verified": True, "customer_id": "C-000000000001", "customer_name": "Ada"}
 
-
-@pytest.fixture
-def use_crm(crm, brand, policy, tmp_path):
-    settings = Settings.from_env({"RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(tmp_path)})
-    services.use(services.Services(settings=settings,
-                                   crm=crm, brand=brand, policy=policy, today=lambda: TODAY))
-    yield crm
-    services.use(None)
 
 
 async def record(tracker):
