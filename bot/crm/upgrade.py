@@ -8,6 +8,7 @@ No alembic.ini is needed; developers can still run alembic with `alembic_config(
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional, Union
 
@@ -17,11 +18,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from bot.database import make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = 0x52617070  # "Rapp": any constant shared by every Rapport process
+_SQLITE_ATTEMPTS = 5
 
 
 class SchemaError(RuntimeError):
@@ -53,18 +56,33 @@ def upgrade_schema(url: Union[str, Engine], revision: str = "head") -> str:
     """Migrate the database to `revision` (default: the newest); returns the revision now."""
     engine = make_engine(url) if isinstance(url, str) else url
     try:
-        with engine.connect() as connection:
-            _lock(connection)
-            _refuse_unversioned(connection)
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-            reached = current_revision(connection)
-            connection.commit()
-            return reached or "base"
+        attempt = 1
+        while True:
+            try:
+                return _upgrade(engine, revision)
+            except OperationalError as error:
+                # SQLite answers "locked" without waiting out its busy timeout in a few WAL
+                # cases (a new file several processes open at once): try again shortly.
+                if engine.dialect.name != "sqlite" or "locked" not in str(error) \
+                        or attempt == _SQLITE_ATTEMPTS:
+                    raise
+                time.sleep(0.1 * attempt)
+                attempt += 1
     finally:
         if isinstance(url, str):
             engine.dispose()
+
+
+def _upgrade(engine: Engine, revision: str) -> str:
+    with engine.connect() as connection:
+        _lock(connection)
+        _refuse_unversioned(connection)
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        reached = current_revision(connection)
+        connection.commit()
+        return reached or "base"
 
 
 def downgrade_schema(url: Union[str, Engine], revision: str) -> None:
