@@ -22,12 +22,12 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = PROJECT / "benchmarks" / "results" / "bot_training.json"
 
-os.environ["RASA_MAX_CACHE_SIZE"] = "0"
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-os.environ.setdefault("TQDM_DISABLE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
+from benchmarks.rasa_env import quiet_rasa  # noqa: E402
+
+os.environ["RASA_MAX_CACHE_SIZE"] = "0"  # Rasa's training cache off: nothing reused
+quiet_rasa()
 
 
 def main() -> int:

@@ -27,11 +27,11 @@ from typing import Any, Iterable
 PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = PROJECT / "benchmarks" / "results" / "conversations.json"
 
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-os.environ.setdefault("TQDM_DISABLE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
+from benchmarks.rasa_env import quiet_rasa  # noqa: E402
+
+quiet_rasa()
 
 
 def cached_model() -> Path:

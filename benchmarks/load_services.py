@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from benchmarks.load_client import ADA, DemoCustomer
 
@@ -149,6 +149,27 @@ def wait_until_answers(process: Process, url: str, what: str,
         time.sleep(0.2)
 
 
+def start_answering(process_on: Callable[[int], Process], path: str,
+                    what: str) -> tuple[Process, str, float]:
+    """Start `process_on(port)` on a free port and wait until GET `path` there answers 200:
+    process, URL, seconds until it answered. A port taken before the process bound it (it
+    says "address already in use") is tried again with another."""
+    for _ in range(PORT_ATTEMPTS):
+        port = free_ports(1)[0]
+        process = process_on(port)
+        started = time.monotonic()
+        process.start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_answers(process, f"{url}{path}", what)
+        except BenchmarkError:
+            if "address already in use" in tail(process.log_path, 60).lower():
+                continue
+            raise
+        return process, url, time.monotonic() - started
+    raise BenchmarkError(f"{what} found its port taken {PORT_ATTEMPTS} times")
+
+
 # --------------------------------------------------------------------------- stock Rasa
 
 def prepare_stock_bot(directory: Path) -> Path:
@@ -173,23 +194,12 @@ def prepare_stock_bot(directory: Path) -> Path:
 def start_stock_rasa(directory: Path, model: Path, log_path: Path) -> tuple[Process, str, float]:
     """`rasa run --enable-api` on the stock project (in-memory tracker store): process, URL,
     seconds until it answered."""
-    for _ in range(PORT_ATTEMPTS):
-        port = free_ports(1)[0]
-        process = Process([str(RASA), "run", "--enable-api", "--model", str(model),
-                           "--port", str(port), "--interface", "127.0.0.1",
-                           "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
-                          {"RASA_TELEMETRY_ENABLED": "false"}, directory, log_path)
-        started = time.monotonic()
-        process.start()
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_answers(process, f"{url}/status", "stock `rasa run`")
-        except BenchmarkError:
-            if "address already in use" in tail(log_path, 60).lower():
-                continue
-            raise
-        return process, url, time.monotonic() - started
-    raise BenchmarkError(f"stock `rasa run` found its port taken {PORT_ATTEMPTS} times")
+    return start_answering(
+        lambda port: Process([str(RASA), "run", "--enable-api", "--model", str(model),
+                              "--port", str(port), "--interface", "127.0.0.1",
+                              "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
+                             {"RASA_TELEMETRY_ENABLED": "false"}, directory, log_path),
+        "/status", "stock `rasa run`")
 
 
 # --------------------------------------------------------------------------- Rapport
@@ -263,20 +273,11 @@ class RapportRun:
 
 def start_second_rasa(env: dict[str, str], log_path: Path) -> tuple[Process, str]:
     """Another Rasa process of a running stack (`serve rasa`), on a port of its own."""
-    for _ in range(PORT_ATTEMPTS):
-        port = free_ports(1)[0]
-        process = Process([sys.executable, "-m", "bot.ops.cli", "serve", "rasa"],
-                          {**env, "RAPPORT_RASA_PORT": str(port)}, PROJECT, log_path)
-        process.start()
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_answers(process, f"{url}/", "the second Rasa process")
-        except BenchmarkError:
-            if "address already in use" in tail(log_path, 60).lower():
-                continue
-            raise
-        return process, url
-    raise BenchmarkError(f"the second Rasa process found its port taken {PORT_ATTEMPTS} times")
+    process, url, _ = start_answering(
+        lambda port: Process([sys.executable, "-m", "bot.ops.cli", "serve", "rasa"],
+                             {**env, "RAPPORT_RASA_PORT": str(port)}, PROJECT, log_path),
+        "/", "the second Rasa process")
+    return process, url
 
 
 def demo_customers(crm_url: str) -> list[DemoCustomer]:

@@ -22,6 +22,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from bot.hub.feed import EventFeed
+from bot.trouble_log import TroubleLog
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +36,17 @@ class RabbitMqLiveEvents:
         self.url = url
         self.exchange = exchange
         self.listening = asyncio.Event()
+        self.trouble_log = TroubleLog(log, "console live updates: listening to RabbitMQ again")
 
     async def run(self) -> None:
-        """Listen until cancelled; reconnect with backoff, saying so once."""
-        delay, said = RECONNECT_S[0], False
+        """Listen until cancelled; reconnect with backoff, saying so once and again when back."""
+        delay = RECONNECT_S[0]
         while True:
             try:
                 await self.listen()
             except (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError, ConnectionError) as error:
-                if not said:
-                    log.warning("console live updates: RabbitMQ unreachable (%s); retrying",
-                                type(error).__name__)
-                    said = True
+                self.trouble_log.say(f"console live updates: RabbitMQ unreachable "
+                                     f"({type(error).__name__}); retrying")
             else:
                 delay = RECONNECT_S[0]
             await asyncio.sleep(delay)
@@ -63,6 +63,7 @@ class RabbitMqLiveEvents:
             await queue.bind(exchange, "")
             await queue.consume(self.deliver, no_ack=True)
             self.listening.set()
+            self.trouble_log.recovered()
             await closed.wait()
             raise ConnectionError("the connection to RabbitMQ closed")
         finally:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.errors import StoreUnavailable
 from bot.insight.exchange_log import ExchangeLog
 from bot.settings import Settings
+from bot.trouble_log import TroubleLog
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class SqlBrokerConsumer:
         self.source = source  # names the feed on set-aside events
         self.cursor: Optional[int] = None  # the last id read; None until the first poll
         self._engine: Optional[Engine] = None
-        self._trouble: Optional[str] = None  # what the log last said went wrong
+        self.trouble_log = TroubleLog(log, "exchange log consumer: reading events again")
 
     @classmethod
     def from_settings(cls, settings: Settings, exchange_log: ExchangeLog) -> "SqlBrokerConsumer":
@@ -100,11 +101,11 @@ class SqlBrokerConsumer:
             read = 0
             try:
                 read = await self.poll_once()
-                self._recovered()
+                self.trouble_log.recovered()
             except StoreUnavailable as error:
-                self._say(f"exchange log consumer waiting: {error}")
+                self.trouble_log.say(f"exchange log consumer waiting: {error}")
             except Exception:  # noqa: BLE001 (keep the log fed; say what broke)
-                log.exception("exchange log consumer: unexpected error")
+                self.trouble_log.unexpected("exchange log consumer: unexpected error")
             if read < self.batch:
                 await asyncio.sleep(self.poll_seconds)
 
@@ -141,14 +142,3 @@ class SqlBrokerConsumer:
         else:
             self._engine = create_engine(parsed, future=True, pool_pre_ping=True)
         return self._engine
-
-    def _say(self, trouble: str) -> None:
-        """Log a problem once, not on every poll."""
-        if trouble != self._trouble:
-            log.warning("%s", trouble)
-            self._trouble = trouble
-
-    def _recovered(self) -> None:
-        if self._trouble is not None:
-            log.info("exchange log consumer: reading events again")
-            self._trouble = None

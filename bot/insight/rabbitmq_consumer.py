@@ -41,6 +41,7 @@ from bot.errors import StoreUnavailable
 from bot.insight.broker_events import Malformed
 from bot.insight.exchange_log import ExchangeLog
 from bot.settings import Settings
+from bot.trouble_log import TroubleLog
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,19 @@ class RabbitMqConsumer:
         self.max_backoff = max_backoff
         self.connect_timeout = connect_timeout
         self.consuming = asyncio.Event()  # set while connected and taking messages
-        self.trouble: Optional[str] = None  # what went wrong last, until it works again
-        self.troubles = 0  # how many times something went wrong (tests wait on it)
+        self.trouble_log = TroubleLog(log, "exchange log consumer: reading RabbitMQ again")
         self.acked = 0  # messages recorded (or set aside) and acked since start
         self._was_consuming = False  # the last attempt got as far as taking messages
+
+    @property
+    def trouble(self) -> Optional[str]:
+        """What went wrong last, until it works again."""
+        return self.trouble_log.trouble
+
+    @property
+    def troubles(self) -> int:
+        """How many times something went wrong (tests wait on it)."""
+        return self.trouble_log.count
 
     @classmethod
     def from_settings(cls, settings: Settings, exchange_log: ExchangeLog) -> "RabbitMqConsumer":
@@ -109,15 +119,15 @@ class RabbitMqConsumer:
             try:
                 await self.consume()
             except StoreUnavailable as error:
-                self._say(f"exchange log consumer (RabbitMQ) waiting: {error}")
+                self.trouble_log.say(f"exchange log consumer (RabbitMQ) waiting: {error}")
             except ConnectionLost as error:
-                self._say(f"exchange log consumer lost RabbitMQ at {shown(self.url)}: {error}")
+                self.trouble_log.say(f"exchange log consumer lost RabbitMQ at {shown(self.url)}: "
+                                     f"{error}")
             except (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError) as error:
-                self._say(f"exchange log consumer cannot reach RabbitMQ at {shown(self.url)} "
-                          f"({type(error).__name__})")
+                self.trouble_log.say(f"exchange log consumer cannot reach RabbitMQ at "
+                                     f"{shown(self.url)} ({type(error).__name__})")
             except Exception:  # noqa: BLE001 (keep the log fed; say what broke)
-                self.troubles += 1
-                log.exception("exchange log consumer (RabbitMQ): unexpected error")
+                self.trouble_log.unexpected("exchange log consumer (RabbitMQ): unexpected error")
             if self._was_consuming:
                 delay = self.min_backoff
             await asyncio.sleep(delay)
@@ -149,7 +159,7 @@ class RabbitMqConsumer:
             await queue.consume(arrived, no_ack=False)
             self._was_consuming = True
             self.consuming.set()
-            self._recovered()
+            self.trouble_log.recovered()
             while True:
                 batch = [await _next(inbox, lost)]
                 while len(batch) < self.batch and not inbox.empty():
@@ -177,18 +187,6 @@ class RabbitMqConsumer:
         # An ack sent as the connection drops may never complete: stop waiting once it is lost.
         await _unless_lost(batch[-1].ack(multiple=True), lost, self.connect_timeout)
         self.acked += len(batch)
-
-    def _say(self, trouble: str) -> None:
-        """Log a problem once, not on every attempt."""
-        self.troubles += 1
-        if trouble != self.trouble:
-            log.warning("%s", trouble)
-            self.trouble = trouble
-
-    def _recovered(self) -> None:
-        if self.trouble is not None:
-            log.info("exchange log consumer: reading RabbitMQ again")
-            self.trouble = None
 
 
 async def _unless_lost(work: Awaitable[Any], lost: asyncio.Event, timeout: float) -> None:

@@ -28,6 +28,7 @@ import yaml
 
 from tests.support import PROJECT
 from tests.support.browser import chromium, require_chromium
+from tests.support.console_sign_in import sign_in_in_browser
 from tests.support.insight_stack import add_account, wait_for_exchange_log
 from tests.support.stack import (
     REST_AUTH, Stack, http, rasa_api_headers, rest_conversation, stack_env, texts,
@@ -91,13 +92,6 @@ async def shot(page: Any, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def page_errors(page: Any) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
-
-
 # -- talking to the bot while the model is swapped -------------------------------------------
 
 @dataclass
@@ -134,21 +128,6 @@ class Chatter:
 
 # -- the test --------------------------------------------------------------------------------
 
-async def sign_in(browser: Any, stack: Stack, password: str) -> tuple[Any, Any, list[str]]:
-    from playwright.async_api import expect
-
-    context = await browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = await context.new_page()
-    errors = page_errors(page)
-    await page.goto(f"{stack.hub_url}/console/dashboard")
-    await expect(page).to_have_url(re.compile(r"/login\?next=/console/dashboard$"))
-    await page.get_by_label("Name").fill(ANALYST)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(f"{stack.hub_url}/console/dashboard")
-    return context, page, errors
-
-
 def tile(page: Any, name: str) -> Any:
     """The dashboard's KPI tile (a link) called exactly `name`."""
     return page.locator("a.tile").filter(
@@ -173,7 +152,8 @@ async def test_dashboard_drill_down_and_the_inbox_loop(stack: Stack, browser: An
     assert intent_of(stack, "browser-unknown") == "nlu_fallback"
     await asyncio.to_thread(wait_for_exchange_log, stack)
 
-    context, page, errors = await sign_in(browser, stack, password)
+    context, page, errors = await sign_in_in_browser(browser, stack.hub_url, ANALYST, password,
+                                                     landing="/console/dashboard", height=1000)
     await expect(page.get_by_role("heading", name="All channels")).to_be_visible()
     await expect(tile(page, "Conversations").locator(".value")).to_have_text("2")
     await shot(page, "01-dashboard")

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +26,7 @@ from bot.ops.training import model_path_for
 from bot.settings import Settings
 from tests.support import PROJECT
 from tests.support.postgres import create_pg_database, drop_pg_database, nothing_listens
+from tests.support.service_process import serving
 from tests.support.stack import (
     REST_AUTH, Stack, free_port, http, rasa_api_headers, rest_conversation, stack_env, texts,
 )
@@ -128,33 +126,12 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory,
 def second_rasa(stack: Stack) -> Iterator[str]:
     """Another Rasa process of the same stack, on a port of its own; yields its URL."""
     port = free_port()
-    env = {**os.environ, **stack.env, "RAPPORT_RASA_PORT": str(port)}
-    model = model_path_for(Settings.from_env(env))
-    log_path = stack.log_path.with_name("second-rasa.log")
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.ops.cli", "serve", "rasa", "--model", str(model)],
-            cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**stack.env, "RAPPORT_RASA_PORT": str(port)}
+    model = model_path_for(Settings.from_env({**os.environ, **env}))
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + RASA_START_TIMEOUT
-        while not (_listens(port) and http("GET", f"{url}/", timeout=5)[0] == 200):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the second Rasa process did not come up:\n"
-                                   f"{log_path.read_text(errors='replace')[-4000:]}")
-            time.sleep(0.5)
+    with serving(["rasa", "--model", str(model)], env,
+                 stack.log_path.with_name("second-rasa.log"), f"{url}/", RASA_START_TIMEOUT):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _listens(port: int) -> bool:
-    return not nothing_listens("127.0.0.1", port, timeout=1.0)
 
 
 def test_concurrent_messages_alternating_between_two_rasa_processes_take_turns(

@@ -4,7 +4,6 @@ waiting until the hub's exchange log has read everything Rasa published."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -16,18 +15,21 @@ from sqlalchemy import create_engine, func, inspect, select
 from bot.insight.consumer import POSITION_NAME, events, events_url
 from bot.insight.tables import positions
 from tests.support import PROJECT
+from tests.support.console_sign_in import csrf_token, login_form
 from tests.support.stack import Stack
 
 CATCH_UP_S = 60.0
 
 
 def add_account(env: dict[str, str], name: str, role: str, password: str) -> None:
-    """`rapport agent add NAME --role ROLE` on the stack's hub database."""
+    """`rapport agent add NAME --role ROLE` on the stack's hub database; it never echoes the
+    password."""
     added = subprocess.run(
         [sys.executable, "-m", "bot.ops.cli", "agent", "add", name, "--role", role,
          "--password-stdin"], input=password + "\n", text=True, capture_output=True,
         cwd=PROJECT, env={**os.environ, **env}, timeout=60)
     assert added.returncode == 0, added.stderr
+    assert password not in added.stdout + added.stderr
 
 
 class ConsoleClient:
@@ -40,13 +42,10 @@ class ConsoleClient:
 
     def sign_in(self, name: str, password: str, landing: str = "/console") -> None:
         form = self.http.get(f"{self.hub_url}/login", timeout=30)
-        token = re.search(r'name="login_token" value="([^"]+)"', form.text).group(1)
         answer = self.http.post(f"{self.hub_url}/login", timeout=30, allow_redirects=False,
-                                data={"name": name, "password": password,
-                                      "login_token": token, "next": landing})
+                                data=login_form(form.text, name, password, landing))
         assert answer.status_code == 303, (answer.status_code, answer.text[:500])
-        page = self.get(landing)
-        self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+        self.csrf = csrf_token(self.get(landing).text)
 
     def get(self, path: str, **params: Any) -> requests.Response:
         answer = self.http.get(f"{self.hub_url}{path}", params=params or None, timeout=60)

@@ -7,7 +7,6 @@ what the hub appends and triggers. The recording sender stands in for a channel.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from bot.hub.app import create_app
 from bot.settings import Settings
 from bot.channel_registry import DeliveryFailed
 from tests.conftest import PROJECT
+from tests.support.console_sign_in import csrf_token, login_form
 from tests.support.passwords import fast_password_hashing  # noqa: F401 (autouse)
 
 JWT_SECRET = "test-jwt-secret-not-used-anywhere-else"
@@ -160,14 +160,12 @@ class Console:
 
     async def sign_in(self, password: str = PASSWORD, headers: Optional[dict] = None) -> int:
         page = await self.client.get("/login")
-        token = re.search(r'name="login_token" value="([^"]+)"', await page.text()).group(1)
-        answer = await self.client.post("/login", data={
-            "name": self.name, "password": password, "login_token": token, "next": "/console"},
-            allow_redirects=False, headers=headers)
+        answer = await self.client.post("/login", data=login_form(await page.text(), self.name,
+                                                                  password),
+                                        allow_redirects=False, headers=headers)
         if answer.status == 303:
             queue = await self.client.get("/console")
-            self.csrf = re.search(r'name="csrf-token" content="([^"]+)"',
-                                  await queue.text()).group(1)
+            self.csrf = csrf_token(await queue.text())
         return answer.status
 
     async def post(self, path: str, **form: str):

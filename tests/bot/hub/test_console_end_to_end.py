@@ -14,11 +14,8 @@ test-artifacts/console/.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -37,6 +34,8 @@ from tests.support.stack import (
     PROJECT, Stack, http, rasa_api_headers, rest_conversation, stack_env,
 )
 from tests.support.browser import chromium, require_chromium
+from tests.support.console_sign_in import page_errors, sign_in_in_browser
+from tests.support.insight_stack import add_account
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -65,11 +64,7 @@ def stack(trained_model: Path, fake_api: FakeBotApi,  # noqa: F811
                     RAPPORT_TELEGRAM_WEBHOOK_SECRET=SECRET,
                     RAPPORT_TELEGRAM_API_URL=fake_api.base_url,
                     RAPPORT_HANDOFF_MAX_WAIT=str(MAX_WAIT_S))
-    added = subprocess.run([sys.executable, "-m", "bot.ops.cli", "agent", "add", AGENT,
-                            "--password-stdin"], input=PASSWORD + "\n", text=True,
-                           capture_output=True, cwd=PROJECT, env={**os.environ, **env}, timeout=60)
-    assert added.returncode == 0, added.stderr
-    assert PASSWORD not in added.stdout + added.stderr
+    add_account(env, AGENT, "agent", PASSWORD)
     with Stack(env, log_path=db_dir / "rapport-run.log") as stack:
         yield stack
 
@@ -80,27 +75,11 @@ async def browser(stack: Stack) -> AsyncIterator[Any]:
         yield launched
 
 
-def page_errors(page: Any) -> list[str]:
-    """Script errors and CSP violations the page reports."""
-    errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
-
-
 async def sign_in(browser: Any, stack: Stack) -> tuple[Any, Any, list[str]]:
     """The agent's browser, signed in, on the queue with live updates connected."""
     from playwright.async_api import expect
 
-    context = await browser.new_context(viewport={"width": 1440, "height": 900})
-    page = await context.new_page()
-    errors = page_errors(page)
-    await page.goto(f"{stack.hub_url}/console")
-    await expect(page).to_have_url(re.compile(r"/login\?next=/console$"))
-    await page.get_by_label("Name").fill(AGENT)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(f"{stack.hub_url}/console")
+    context, page, errors = await sign_in_in_browser(browser, stack.hub_url, AGENT, PASSWORD)
     await expect(page.get_by_role("heading", name=re.compile("^Waiting"))).to_be_visible()
     await expect(page.locator("#live.on")).to_be_visible(timeout=5_000)  # the stream: online
     return context, page, errors

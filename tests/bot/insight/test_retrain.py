@@ -284,7 +284,8 @@ async def test_labelling_waits_while_a_retrain_validates_and_trains(settings, ra
     assert progress.state == DONE, progress.message
     assert not _domain_is_locked(settings.home)  # released once the data is read
     with DomainLock(settings.home / "domain.yml"):  # a labelling can go ahead again
-        pass
+        assert _domain_is_locked(settings.home)  # and holds off the next one while it writes
+    assert not _domain_is_locked(settings.home)
 
 
 async def test_an_unexpected_failure_ends_the_retrain_as_failed(settings, rasa, tmp_path,

@@ -7,20 +7,16 @@ read, and no response carries CORS headers.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
 
 from bot.ops.action_server import ACTIONS_SECRET_HEADER
 from tests.support import PROJECT
+from tests.support.service_process import serving
 from tests.support.stack import free_port
 
 SECRET = "actions-secret-for-tests"
@@ -33,39 +29,13 @@ MAX_BODY = 1024 * 1024
 def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     var = tmp_path_factory.mktemp("actions-var")
     port = free_port()
-    env = {**os.environ, "RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(var),
+    env = {"RAPPORT_HOME": str(PROJECT), "RAPPORT_VAR_DIR": str(var),
            "RAPPORT_ACTIONS_PORT": str(port), "RAPPORT_ACTIONS_SECRET": SECRET,
            "RAPPORT_CRM_URL": f"sqlite:///{var / 'crm.db'}",
            "RAPPORT_ACTIONS_MAX_BODY_BYTES": str(MAX_BODY)}
-    log = open(var / "actions.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "bot.ops.cli", "serve", "actions"],
-                               cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, var / "actions.log")
+    with serving(["actions"], env, var / "actions.log", f"{url}/health", STARTUP_LIMIT):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_LIMIT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the action server exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    pytest.fail(f"the action server did not start: {log.read_text()[-2000:]}")
 
 
 def request(url: str, method: str = "GET", *, body: Optional[bytes] = None,
