@@ -118,7 +118,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.ops.content_checks import check_startup_content
     from bot.log_redaction import Redactor, secrets_of
     from bot.ops.supervisor import Service, Supervisor, check_ports_free, python_command
-    from bot.ops.training import current_model, train
+    from bot.ops.training import current_model, train_in_child
 
     check_startup_content(settings)
     prepare_databases(settings)
@@ -142,7 +142,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     model = current_model(settings)
     if model is None:
         _say("no model matches the current config, domain and data: training one now...")
-        model = train(settings)
+        model = train_in_child(settings)  # in-process, TensorFlow would stay for the run's life
     env = settings.child_env()
     services = [
         Service("actions", python_command("-m", "bot.ops.cli", "serve", "actions"),

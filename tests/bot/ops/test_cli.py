@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import PROJECT
+from tests.support.stack import free_ports
 
 
 def rapport(*args: str, env: dict | None = None, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
@@ -112,3 +114,40 @@ def test_chat_without_any_rest_token_says_what_to_set(tmp_path):
     env = {"RAPPORT_VAR_DIR": str(tmp_path / "var"), "RAPPORT_REST_TOKENS": ""}
     line = one_clear_line(rapport("chat", env=env))
     assert "RAPPORT_REST_TOKENS" in line
+
+
+RUN_UNTIL_SERVICES = """
+import json, sys
+from pathlib import Path
+from bot.ops import supervisor, training
+from bot.ops.cli import main
+
+seen = {}
+
+def train_in_child(settings, **_):  # stands in for the child: nothing is trained
+    seen["trained_in_child"] = True
+    return Path("rapport-stand-in.tar.gz")
+
+def start(self):  # the moment the services would start: what does this process hold?
+    seen["imported"] = [name for name in ("tensorflow", "rasa.model_training") if name in sys.modules]
+    raise KeyboardInterrupt  # `rapport run` then stops, as on Ctrl-C during start-up
+
+training.train_in_child = train_in_child
+supervisor.Supervisor.start = start
+code = main(["run"])
+print(json.dumps({"code": code, **seen}))
+"""
+
+
+def test_run_trains_in_a_child_and_never_imports_training(tmp_path):
+    """`rapport run` lives as long as the bot: Rasa's training and TensorFlow stay out of it."""
+    ports = dict(zip(("RAPPORT_RASA_PORT", "RAPPORT_ACTIONS_PORT", "RAPPORT_HUB_PORT"),
+                     map(str, free_ports(3))))
+    env = {**os.environ, **ports, "RAPPORT_HOME": str(PROJECT),
+           "RAPPORT_VAR_DIR": str(tmp_path / "var"),
+           "RAPPORT_CRM_URL": f"sqlite:///{tmp_path / 'crm.db'}"}
+    result = subprocess.run([sys.executable, "-c", RUN_UNTIL_SERVICES], cwd=PROJECT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome == {"code": 0, "trained_in_child": True, "imported": []}, result.stdout
