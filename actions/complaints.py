@@ -13,9 +13,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.handoff import hand_off
-from actions.identity import VerifiedOrderForm, channel_of, unverified_events
-from actions.tracker_events import latest, understood, user_events, user_intents
+from actions.handoff import attach_to_open_handoff, hand_off
+from actions.identity import (
+    VerifiedOrderForm, answers_the_question, channel_of, unverified_events,
+)
+from actions.tracker_events import asked_in_a_row, latest, understood, user_events, user_intents
+from bot.conversation.identity import find_contact, find_order_number
+from bot.conversation.repair import DIGRESSION_INTENTS
+from bot.conversation.reading import read_message
 from bot.complaints.recovery import (
     ComplaintReport, euros, most_negative, resolve_complaint, settle_remedy,
 )
@@ -24,17 +29,36 @@ from bot.crm.interface import CrmError, OrderNotFound
 logger = logging.getLogger(__name__)
 
 _MIN_DESCRIPTION_WORDS = 4
+OTHER_ISSUE = "other"
+HAZARD_ISSUE = "poor_quality"
+STICKY_MESSAGES = 30
 _AMOUNT = re.compile(r"(\d{1,7}(?:[.,]\d{1,2})?)")
 
 
 def complaint_messages(tracker: Tracker, limit: int = 12) -> List[Dict[str, Any]]:
-    """The customer's messages since the complaint began (the latest `complain`)."""
+    """The customer's messages since the last complaint was recorded (or the start).
+
+    Whatever the customer said before the form began counts (the first message usually says
+    what went wrong); a complaint already recorded in this conversation does not.
+    """
     users = user_events(tracker)
     start = 0
     for index, event in enumerate(users):
-        if understood(event).intent == "complain":
+        if _case_recorded_before(tracker, event):
             start = index
     return users[start:][-limit:]
+
+
+def _case_recorded_before(tracker: Tracker, user_event: Dict[str, Any]) -> bool:
+    """Was a case opened (a `case_id` set) just before this customer message?"""
+    previous = None
+    for event in tracker.events:
+        if event is user_event:
+            return previous is not None and previous.get("event") == "slot" and \
+                previous.get("name") == "case_id" and bool(previous.get("value"))
+        if event.get("event") in ("slot", "user"):
+            previous = event
+    return False
 
 
 def _amount(events: List[Dict[str, Any]]) -> Optional[float]:
@@ -50,7 +74,10 @@ def _amount(events: List[Dict[str, Any]]) -> Optional[float]:
 def build_report(tracker: Tracker) -> ComplaintReport:
     messages = complaint_messages(tracker)
     intents = user_intents(tracker)
-    sentiments = [understood(e).sentiment for e in messages]
+    # Signals are sticky: a threat, anger or a hazard in any turn of the conversation counts.
+    everything = user_events(tracker)[-STICKY_MESSAGES:]
+    sentiments = [understood(e).sentiment for e in everything]
+    readings = [read_message(str(e.get("text") or "")) for e in everything]
     return ComplaintReport(
         conversation_id=tracker.sender_id,
         channel=channel_of(tracker),
@@ -58,10 +85,12 @@ def build_report(tracker: Tracker) -> ComplaintReport:
         order_number=tracker.get_slot("order_number"),
         issue_type=tracker.get_slot("issue_type"),
         description=tracker.get_slot("complaint_description") or "",
-        texts=tuple(str(e.get("text") or "")[:2000] for e in messages),
+        texts=tuple(str(e.get("text") or "")[:2000] for e in everything),
         sentiment=most_negative(0.0 if s is None else s for s in sentiments),
-        threatened_public="threaten_public" in intents,
+        threatened_public="threaten_public" in intents or any(r.public_threat for r in readings),
         insulted="insult" in intents,
+        hazard=tracker.get_slot("safety_hazard") or next(
+            (r.hazard for r in readings if r.hazard), None),
         amount_mentioned=_amount(messages),
     )
 
@@ -72,18 +101,41 @@ class ValidateComplaintForm(VerifiedOrderForm):
 
     async def extract_complaint_description(self, dispatcher: CollectingDispatcher,
                                             tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
-        """A complaint that already says what happened needs no second telling."""
+        """What the customer already said about the problem is the description: not asked twice."""
         if tracker.get_slot("complaint_description"):
             return {}
-        text = ((tracker.latest_message or {}).get("text") or "").strip()
-        if latest(tracker).intent == "complain" and len(text.split()) >= _MIN_DESCRIPTION_WORDS:
-            return {"complaint_description": text}
+        told = told_so_far(tracker)
+        if told:
+            return {"complaint_description": told}
+        return {}
+
+    async def extract_issue_type(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> Dict[str, Any]:
+        """The customer's own words classify the problem where they can (any message so far)."""
+        brand = services.brand()
+        current = tracker.get_slot("issue_type")
+        if current and brand.is_issue_type(str(current)):
+            return {}
+        for text in [str(current or "")] + [str(e.get("text") or "")
+                                             for e in reversed(complaint_messages(tracker))]:
+            key = brand.issue_type_for(text[:2000]) if text and not text.startswith("/") else None
+            if key:
+                return {"issue_type": key}
+        if tracker.get_slot("safety_hazard"):
+            return {"issue_type": HAZARD_ISSUE}  # a product that hurts or burns is defective
+        if tracker.get_slot("requested_slot") == "issue_type" and answers_the_question(tracker) \
+                and asked_in_a_row(tracker, ("utter_ask_issue_type",)) >= 1:
+            # Asked once with the buttons and the answer fits none: a person decides.
+            return {"issue_type": OTHER_ISSUE}
         return {}
 
     async def validate_issue_type(self, value: Any, dispatcher: CollectingDispatcher,
                                   tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         brand = services.brand()
         key = brand.issue_type_for(str(value)) if value else None
+        if key is None and asked_in_a_row(tracker, ("utter_ask_issue_type",)) >= 1:
+            # Asked once with the buttons and still no fit: a person decides what it is.
+            return {"issue_type": OTHER_ISSUE}
         if key is None:
             dispatcher.utter_message(response="utter_issue_type_unknown")
         return {"issue_type": key}
@@ -94,6 +146,22 @@ class ValidateComplaintForm(VerifiedOrderForm):
         if not text:
             return {"complaint_description": None}
         return {"complaint_description": text[:2000]}
+
+
+def told_so_far(tracker: Tracker) -> str:
+    """The customer's own account of the problem: their messages with some substance in them.
+
+    Order numbers and contact details alone are not an account; button payloads neither.
+    """
+    parts = []
+    for event in complaint_messages(tracker):
+        text = str(event.get("text") or "").strip()
+        if not text or text.startswith("/") or understood(event).intent in DIGRESSION_INTENTS:
+            continue
+        words = [w for w in text.split() if not find_order_number(w) and not find_contact(w)]
+        if len(words) >= _MIN_DESCRIPTION_WORDS:
+            parts.append(text)
+    return "\n".join(parts)[:2000]
 
 
 def _form_reset() -> List[EventType]:
@@ -126,8 +194,15 @@ class ActionSubmitComplaint(Action):
                                  order_number=order.number, order_total=euros(order.total))
         events = _form_reset() + [SlotSet("case_id", outcome.case.id)]
         if outcome.needs_human:
-            dispatcher.utter_message(response="utter_complaint_needs_person", case_id=outcome.case.id)
             reasons = ", ".join(outcome.decision.handoff_reasons) or "complaint"
+            if await attach_to_open_handoff(tracker, outcome.case.id,
+                                            f"complaint recorded: {outcome.severity.level}, "
+                                            f"{reasons}"):
+                # Already with a colleague (a hazard, a threat): the case joins that handoff.
+                dispatcher.utter_message(response="utter_complaint_added_to_handoff",
+                                         case_id=outcome.case.id)
+                return events
+            dispatcher.utter_message(response="utter_complaint_needs_person", case_id=outcome.case.id)
             return events + await hand_off(dispatcher, tracker, reasons, case_id=outcome.case.id,
                                            severity=outcome.severity.level)
         remedy = outcome.remedy
@@ -195,8 +270,10 @@ class ActionConfirmResolution(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        # "yes", and "thanks!" in answer to "does that resolve it?", both mean resolved.
-        resolved = latest(tracker).intent in ("affirm", "thank")
+        # "yes", "thanks!", "yep sorted" in answer to "does that resolve it?" mean resolved.
+        reading = read_message(str((tracker.latest_message or {}).get("text") or ""))
+        resolved = latest(tracker).intent in ("affirm", "thank") or (
+            (reading.affirms or reading.closing) and not reading.declines)
         case_id = tracker.get_slot("case_id")
         events: List[EventType] = [SlotSet("pending_question", None)]
         if case_id:

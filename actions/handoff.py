@@ -20,15 +20,21 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.identity import channel_of, client_of
-from actions.tracker_events import latest, user_intents
+from actions.tracker_events import latest, user_events, user_intents
+from bot.conversation.reading import read_message
 from bot.handoff.intake import HandoffIntake, HandoffRequest, NoAgent, Queued
 from bot.conversation.handoff_limits import LIMIT_REPLY, HandoffLimiter
 from bot.handoff.priority import describe_wait
+from bot.handoff.states import CALLBACK, OPEN_STATES
 from bot.errors import StoreUnavailable
+from bot.nlu.language import LANGUAGE_NAMES
 
 logger = logging.getLogger(__name__)
 
 PUBLIC_INTENT = "threaten_public"
+HANDED_OVER = (*OPEN_STATES, CALLBACK)
+ANGRY_SEVERITY = "medium"  # strong anger with no complaint scored yet: not a routine wait
+OTHER_LANGUAGE_OFFER = "action_other_language"
 _desk: Optional[HandoffIntake] = None
 _limiter: Optional[HandoffLimiter] = None
 
@@ -63,12 +69,16 @@ def use_desk(replacement: Optional[HandoffIntake]) -> None:
 def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None,
                     severity: Optional[str] = None) -> HandoffRequest:
     verified = bool(tracker.get_slot("customer_verified"))
+    # Signals are sticky: a threat or strong anger in any turn counts, whatever path followed.
+    readings = [read_message(str(e.get("text") or "")) for e in user_events(tracker)[-30:]]
+    angry = any(reading.strong_anger for reading in readings)
     return HandoffRequest(
         conversation_id=tracker.sender_id, channel=channel_of(tracker), reason=reason,
         events=list(tracker.events), slots=dict(tracker.slots),
         case_id=case_id or (tracker.get_slot("case_id") if verified else None),
-        severity=severity,
-        public_risk=PUBLIC_INTENT in user_intents(tracker) or "public" in reason.lower(),
+        severity=severity or (ANGRY_SEVERITY if angry else None),
+        public_risk=PUBLIC_INTENT in user_intents(tracker) or "public" in reason.lower()
+        or any(reading.public_threat for reading in readings),
     )
 
 
@@ -112,13 +122,35 @@ async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: s
         dispatcher.utter_message(response="utter_handoff_started",
                                  expected_wait=outcome.wait_text, queue_note=queue_note,
                                  max_wait=describe_wait(outcome.max_wait.total_seconds()))
-        return events + [SlotSet("handoff_id", outcome.handoff.id), ConversationPaused()]
+        return events + [SlotSet("handoff_id", outcome.handoff.id),
+                         SlotSet("last_handoff", outcome.handoff.id), ConversationPaused()]
     assert isinstance(outcome, NoAgent)
     if outcome.case is not None:
         dispatcher.utter_message(response="utter_handoff_no_agent_case", case_id=outcome.case.id)
     else:
         dispatcher.utter_message(response="utter_handoff_no_agent_chat")
-    return events + [SlotSet("handoff_id", None)]
+    return events + [SlotSet("handoff_id", None), SlotSet("last_handoff", outcome.handoff.id)]
+
+
+async def attach_to_open_handoff(tracker: Tracker, case_id: str, note: str) -> bool:
+    """Put a newly recorded case on this conversation's handoff, if one is still open.
+
+    A hazard or a threat hands over before the complaint is collected; the case recorded
+    afterwards belongs to that same handoff, not to a second one.
+    """
+    handoff_id = tracker.get_slot("last_handoff")
+    if not handoff_id:
+        return False
+    try:
+        handoff = await desk().store.get(str(handoff_id))
+        if handoff.state not in HANDED_OVER:
+            return False
+        await desk().store.set_case(handoff.id, case_id)
+        await desk().store.add_note(handoff.id, None, note, "system")
+    except (StoreUnavailable, LookupError, KeyError) as error:
+        logger.warning("could not attach case %s to handoff %s: %s", case_id, handoff_id, error)
+        return False
+    return True
 
 
 class ActionHandoff(Action):
@@ -131,7 +163,24 @@ class ActionHandoff(Action):
         reason = {"request_human": "customer asked for a person",
                   "threaten_public": "public escalation risk",
                   "affirm": "not understood; customer accepted a person"}.get(intent, "handoff")
+        if intent == "affirm" and action_before_latest_message(tracker) == OTHER_LANGUAGE_OFFER:
+            language = LANGUAGE_NAMES.get(tracker.get_slot("language") or "", "another language")
+            reason = f"customer writes in {language}; accepted a colleague"
         return await hand_off(dispatcher, tracker, reason)
+
+
+def action_before_latest_message(tracker: Tracker) -> Optional[str]:
+    """The bot's last action before the customer's latest message: which offer a "yes" answers."""
+    seen_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_message:
+                return None
+            seen_message = True
+        elif seen_message and event.get("event") == "action" \
+                and event.get("name") != "action_listen":
+            return event.get("name")
+    return None
 
 
 class ActionHandoffResolved(Action):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -19,8 +19,10 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from bot.crm.interface import CrmUnavailable
+from bot.conversation.repair import DIGRESSION_INTENTS
 from bot.conversation.identity import (
-    VerificationLimits, calling_code, parse_contact, parse_order_number, verify_customer,
+    VerificationLimits, calling_code, find_contact, find_order_number, parse_contact,
+    parse_order_number, verify_customer,
 )
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ REMEMBERED_CHANNELS = {"telegram", "webchat"}
 # Chats several people read: no verification, no CRM data, nothing remembered.
 SHARED_CHAT_TYPES = {"group", "supergroup", "channel"}
 CONTACT_PROVIDED = "provided"
+_MAX_CONTACT_TEXT = 254
 
 
 def channel_of(tracker: Tracker) -> str:
@@ -90,6 +93,36 @@ def in_shared_chat(tracker: Tracker) -> bool:
 
 def verified_slots(customer_id: str, customer_name: Optional[str]) -> Dict[str, Any]:
     return {"customer_verified": True, "customer_id": customer_id, "customer_name": customer_name}
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def answers_the_question(tracker: Tracker) -> bool:
+    """Is the latest message an attempt at the form's question (not a question, not a
+    digression the bot has just answered)?"""
+    if tracker.latest_action_name not in (None, "action_listen"):
+        return False
+    text = latest_text(tracker).strip()
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    return not text.endswith("?") and intent not in DIGRESSION_INTENTS
+
+
+def _said_earlier(tracker: Tracker, find: Callable[[str], Optional[str]],
+                  messages: int = 6) -> Optional[str]:
+    """What the customer gave in one of their last few messages, before the form asked."""
+    users = [e for e in tracker.events if e.get("event") == "user"][-messages - 1:-1]
+    for event in reversed(users):
+        found = find(str(event.get("text") or ""))
+        if found:
+            return found
+    return None
+
+
+def _just_set(tracker: Tracker) -> set:
+    """Slots given in the customer's latest message (validated in this same run)."""
+    return set(tracker.slots_to_validate())
 
 
 def said_since_last_message(tracker: Tracker, response: str) -> bool:
@@ -162,6 +195,39 @@ class VerifiedOrderForm(FormValidationAction, ABC):
             return [slot for slot in domain_slots if slot != "order_contact"]
         return domain_slots
 
+    async def extract_order_number(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[str, Any]:
+        """An order number anywhere in the message, at any question: a correction replaces it.
+
+        A bare six-digit number counts only when the order number is what was asked.
+        """
+        text = latest_text(tracker)
+        number = find_order_number(text)
+        if number is None and tracker.get_slot("requested_slot") == "order_number":
+            number = find_order_number(text, bare_digits=True)
+        if number is None and not tracker.get_slot("order_number"):
+            number = _said_earlier(tracker, find_order_number)
+        if number is None or number == tracker.get_slot("order_number"):
+            return {}
+        return {"order_number": number}
+
+    async def extract_order_contact(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> Dict[str, Any]:
+        """An e-mail address or postcode in the message, at any question (two in one go)."""
+        if tracker.get_slot("customer_verified"):
+            return {}
+        asked = tracker.get_slot("requested_slot") == "order_contact"
+        text = latest_text(tracker)
+        contact = find_contact(text, asked=asked)
+        if contact is None and not tracker.get_slot("order_contact"):
+            contact = _said_earlier(tracker, find_contact)
+        if contact is None:
+            if asked and answers_the_question(tracker) and not find_order_number(text):
+                # Whatever it is, it was meant as the answer: say what's wrong with it.
+                return {"order_contact": text[:_MAX_CONTACT_TEXT]}
+            return {}
+        return {"order_contact": contact}
+
     async def validate_order_number(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         number = parse_order_number(value if isinstance(value, str) else None)
@@ -180,6 +246,11 @@ class VerifiedOrderForm(FormValidationAction, ABC):
             if not owned:
                 dispatcher.utter_message(response="utter_order_not_on_account")
                 return {"order_number": None}
+            return {"order_number": number}
+        held = tracker.get_slot("order_contact")
+        if held and held != CONTACT_PROVIDED and "order_contact" not in _just_set(tracker):
+            # The contact came first (or stays from a failed try): verify the pair now.
+            return {"order_number": number, **await self._verify(dispatcher, tracker, number, held)}
         return {"order_number": number}
 
     async def validate_order_contact(self, value: Any, dispatcher: CollectingDispatcher,
@@ -190,10 +261,18 @@ class VerifiedOrderForm(FormValidationAction, ABC):
         attested = channel_of(tracker) == "telegram" and bool(shared_phone)
         contact = str(shared_phone) if attested else parse_contact(
             value if isinstance(value, str) else None)
-        order_number = tracker.get_slot("order_number")
-        if contact is None or order_number is None:
+        if contact is None:
             dispatcher.utter_message(response="utter_contact_invalid")
             return {"order_contact": None}
+        order_number = parse_order_number(tracker.get_slot("order_number"))
+        if order_number is None:
+            # Given before the order number: keep it, ask for the number, verify then.
+            return {"order_contact": contact}
+        return await self._verify(dispatcher, tracker, order_number, contact, attested)
+
+    async def _verify(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      order_number: str, contact: str, attested: bool = False) -> Dict[str, Any]:
+        """Check the pair; a failed match keeps the order number and asks for the contact."""
         try:
             result = await verify_customer(services.crm(), tracker.sender_id, order_number,
                                            contact, attested_phone=attested,
@@ -212,7 +291,7 @@ class VerifiedOrderForm(FormValidationAction, ABC):
             # The form ends here; action_check_order_status / submit offer a person.
             return {"order_contact": None, "order_number": None, "verification_locked": True}
         dispatcher.utter_message(response="utter_verify_failed")
-        return {"order_contact": None, "order_number": None}
+        return {"order_contact": None}
 
     async def _remember(self, tracker: Tracker, customer_id: str) -> None:
         crm = services.crm()

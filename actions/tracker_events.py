@@ -7,9 +7,11 @@ Rasa keeps that in each `user` event's `parse_data`, and `tracker.latest_message
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from rasa_sdk import Tracker
+
+from bot.conversation.identity import find_contact, find_order_number
 
 Event = Dict[str, Any]
 
@@ -64,3 +66,49 @@ def user_events(tracker: Tracker) -> List[Event]:
 def user_intents(tracker: Tracker) -> List[str]:
     """The intent of each of the customer's messages, oldest first ("" where there is none)."""
     return [understood(event).intent or "" for event in user_events(tracker)]
+
+
+def asked_in_a_row(tracker: Tracker, asks: Iterable[str]) -> int:
+    """How often the bot asked one of the `asks` responses since the form started
+    or last asked something else.
+
+    So a form's question can change (an example, a way out) when the customer's answers keep
+    not fitting (a wrong e-mail three times is three asks), instead of the same words again.
+    """
+    asks = set(asks)
+    count = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        said = (event.get("metadata") or {}).get("utter_action") if kind == "bot" else None
+        if said in asks:
+            count += 1
+        elif said and said.startswith("utter_ask_"):
+            break  # another question: this one was answered
+        elif kind == "active_loop":
+            break
+    return count
+
+
+def entity_names(tracker: Tracker) -> frozenset[str]:
+    """The entities in the customer's latest message, with the ids the forms read from text."""
+    text = str((tracker.latest_message or {}).get("text") or "")
+    names = {str(e.get("entity")) for e in latest(tracker).entities}
+    if find_order_number(text):
+        names.add("order_number")
+    if find_contact(text):
+        names.add("email")
+    return frozenset(names)
+
+
+def previous_bot_turn(tracker: Tracker) -> List[Event]:
+    """The bot's messages between the customer's previous message and the latest one."""
+    said: List[Event] = []
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                break
+            seen_user = True
+        elif event.get("event") == "bot" and seen_user:
+            said.append(event)
+    return list(reversed(said))

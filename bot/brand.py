@@ -79,6 +79,9 @@ class Brand:
                         best = (len(phrase), issue.key)
         return best[1] if best else None
 
+    def is_issue_type(self, key: str) -> bool:
+        return any(issue.key == key for issue in self.issue_types)
+
     def issue_label(self, key: str) -> str:
         for issue in self.issue_types:
             if issue.key == key:

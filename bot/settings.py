@@ -36,7 +36,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_RABBITMQ_URL | (none: the hub reads the SQL broker); amqp://127.0.0.1:5672/ (scale) | `amqp://user:password@host:port/` of the RabbitMQ Rasa's broker publishes to (endpoints.scale.yml); the hub then consumes it and reconciles from the tracker store; `rapport run` hands Rasa its parts as RAPPORT_RABBITMQ_HOST, _PORT, _USER, _PASSWORD |
 | RAPPORT_ENDPOINTS | endpoints.yml | Rasa endpoints file (endpoints.scale.yml to scale out) |
 | RAPPORT_TRAIN_EPOCHS_SCALE | 1.0 | multiplies epochs in config.yml (tests train faster) |
-| RAPPORT_MAX_MESSAGE_CHARS | 4000 | longer customer messages are refused with a clear answer |
+| RAPPORT_MAX_MESSAGE_CHARS | 10000 | longer customer messages are refused with a clear answer (NLU reads the first 1,000) |
 | RAPPORT_REST_TOKENS | (none: REST refuses every client) | REST integrations and their bearer tokens (secrets), `name=token,other=token2`; tokens of 24+ characters |
 | RAPPORT_LOG_LEVEL | INFO | log level of the services |
 | RAPPORT_TELEGRAM_TOKEN | (none) | the bot's token from BotFather (a secret); Telegram is off without it |
@@ -167,7 +167,7 @@ class Settings:
     redis_url: Optional[str] = None
     rabbitmq_queue: str = "rapport_exchange_log"
     train_epochs_scale: float = 1.0
-    max_message_chars: int = 4000
+    max_message_chars: int = 10000
     rest_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, token)
     log_level: str = "INFO"
     telegram_token: Optional[str] = field(default=None, repr=False)
@@ -243,7 +243,7 @@ class Settings:
                 scaleout.DEFAULT_REDIS_URL if scale else None),
             rabbitmq_queue=env.get("RAPPORT_RABBITMQ_QUEUE") or scaleout.DEFAULT_QUEUE,
             train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
-            max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 4000),
+            max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 10000),
             rest_tokens=_rest_tokens(env.get("RAPPORT_REST_TOKENS") or ""),
             log_level=(env.get("RAPPORT_LOG_LEVEL") or "INFO").upper(),
             telegram_token=env.get("RAPPORT_TELEGRAM_TOKEN") or None,

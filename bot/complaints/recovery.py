@@ -14,7 +14,6 @@ from typing import Iterable, Optional
 
 from bot.brand import Brand
 from bot.crm.interface import Case, Crm, NewCase, Offer, Order
-from bot.conversation.order_status import days_late
 from bot.complaints.policy import Decision, Remedy, ResolutionPolicy
 from bot.complaints.severity import ComplaintFacts, Severity
 
@@ -37,6 +36,7 @@ class ComplaintReport:
     threatened_public: bool = False
     insulted: bool = False
     amount_mentioned: Optional[float] = None
+    hazard: Optional[str] = None  # a safety hazard reported in the conversation
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def complaint_facts(report: ComplaintReport, order: Order, tier: str, previous_c
     return ComplaintFacts(
         issue_type=report.issue_type,
         order_total=order.total,
-        days_late=days_late(order, today),
+        days_late=order.days_late(today),
         customer_tier=tier,
         complaints_last_90_days=previous_complaints,
         sentiment=max(-1.0, min(1.0, report.sentiment)),
@@ -84,6 +84,7 @@ def complaint_facts(report: ComplaintReport, order: Order, tier: str, previous_c
         insulted=report.insulted,
         disputed_amount=disputed,
         within_warranty=within_warranty(order, brand, today),
+        hazard=report.hazard,
     )
 
 

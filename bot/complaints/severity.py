@@ -46,6 +46,7 @@ class ComplaintFacts:
     item_value: Optional[float] = None  # value of the affected items; None = the whole order
     disputed_amount: Optional[float] = None  # billing: the amount charged wrongly, if known
     within_warranty: Optional[bool] = None  # poor quality; None (unknown) counts as within
+    hazard: Optional[str] = None  # a safety hazard (sparks, fire, a burn, a cut): critical
 
     def __post_init__(self) -> None:
         for name in ("order_total", "days_late", "complaints_last_90_days"):
@@ -321,6 +322,10 @@ def score_severity(facts: ComplaintFacts, weights: SeverityWeights = DEFAULT_WEI
     level = level_for(score, weights)
     if public or "legal" in signals:
         level = max(level, weights.escalation_floor, key=LEVELS.index)
+    if facts.hazard:
+        # Someone's safety: the highest severity, whatever the order is worth.
+        level = LEVELS[-1]
+        parts.append((100.0, f"safety hazard reported ({facts.hazard})"))
     ranked = sorted((part for part in parts if part[1] and part[0] >= REASON_MIN_POINTS),
                     key=lambda part: -part[0])
     return Severity(level, score, tuple(reason for _, reason in ranked), ordered_signals)

@@ -66,6 +66,53 @@ def parse_contact(text: Optional[str]) -> Optional[str]:
     return None
 
 
+_ORDER_ANYWHERE = re.compile(r"(?<![\w-])(?:#\s?)?RP\s?[-‐–]?\s?(\d{6})(?!\d)", re.IGNORECASE)
+_BARE_ORDER = re.compile(r"(?<![\w-])(\d{6})(?![\w-])")
+_EMAIL_ANYWHERE = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,7}"
+    r"\.[A-Za-z]{2,24}\b")
+# Dutch (1012 AB), or digits after a word that says it is a postcode (10115, SW1A 1AA).
+_NL_POSTCODE = re.compile(r"(?<![\w-])(\d{4}) ?([A-Za-z]{2})(?![\w-])")
+_CUED_POSTCODE = re.compile(
+    r"\b(?:post ?code|postal code|zip(?: ?code)?|plz)\b\W{0,3}(?:is\W{1,3})?"
+    r"([A-Za-z0-9]{2,5}(?: ?[A-Za-z0-9]{2,4})?)(?!\w)", re.IGNORECASE)
+_SEARCH_LIMIT = 2000
+
+
+def find_order_number(text: Optional[str], bare_digits: bool = False) -> Optional[str]:
+    """The one order number a message names anywhere ("rp 100001", "#RP-100001"), or None.
+
+    Two different numbers are ambiguous (None). `bare_digits` also takes "100001" on its own,
+    for when the order number is exactly what was asked.
+    """
+    text = (text or "")[:_SEARCH_LIMIT]
+    found = {f"RP-{m.group(1)}" for m in _ORDER_ANYWHERE.finditer(text)}
+    if not found and bare_digits:
+        found = {f"RP-{m.group(1)}" for m in _BARE_ORDER.finditer(text)}
+    return found.pop() if len(found) == 1 else None
+
+
+def find_contact(text: Optional[str], asked: bool = False) -> Optional[str]:
+    """An e-mail address or postcode in a message, or None.
+
+    An e-mail address counts anywhere; a postcode when it has the Dutch shape, follows a word
+    like "postcode", or (when the contact detail is what was asked) is the whole answer.
+    """
+    text = (text or "")[:_SEARCH_LIMIT]
+    email = _EMAIL_ANYWHERE.search(text)
+    if email:
+        return email.group(0).lower()
+    dutch = _NL_POSTCODE.search(_ORDER_ANYWHERE.sub(" ", text))
+    if dutch:
+        return normalise_postcode(f"{dutch.group(1)} {dutch.group(2)}")
+    cued = _CUED_POSTCODE.search(text)
+    if cued and any(ch.isdigit() for ch in cued.group(1)):
+        return normalise_postcode(cued.group(1))
+    if asked:
+        return parse_contact(text)
+    return None
+
+
 def normalise_postcode(postcode: str) -> str:
     return " ".join(postcode.upper().replace("-", " ").split())
 

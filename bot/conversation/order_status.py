@@ -39,13 +39,7 @@ def _items(order: Order) -> str:
     return f"{names[0]} and {len(names) - 1} more item{'s' if len(names) > 2 else ''}"
 
 
-def days_late(order: Order, today: date) -> int:
-    """Working out lateness from the promise: delivered late, or not delivered and overdue."""
-    if order.promised_date is None or order.status in {"cancelled", "returned"}:
-        return 0
-    if order.delivered_at is not None:
-        return max(0, (order.delivered_at.date() - order.promised_date).days)
-    return max(0, (today - order.promised_date).days)
+days_late = Order.days_late  # days_late(order, today): lateness lives with the order
 
 
 def describe_order(order: Order, today: date) -> OrderStatusAnswer:

@@ -59,6 +59,14 @@ class Order:
     postcode: str  # the delivery postcode (verification)
     lines: tuple[OrderLine, ...] = ()
 
+    def days_late(self, today: date) -> int:
+        """Lateness from the promise: delivered late, or not delivered and overdue."""
+        if self.promised_date is None or self.status in {"cancelled", "returned"}:
+            return 0
+        if self.delivered_at is not None:
+            return max(0, (self.delivered_at.date() - self.promised_date).days)
+        return max(0, (today - self.promised_date).days)
+
 
 @dataclass(frozen=True)
 class Customer:

@@ -2,7 +2,8 @@
 
 Built once, when the bot hands over, from the conversation's events and slots. The CRM
 card and case are included only for a verified customer; for anyone else the packet says
-so and carries no CRM data at all.
+so and carries no CRM data at all. A customer who writes in another language, or named a
+time for a callback, has that in the packet too, so the right person picks it up in time.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional
 
 from bot.handoff.transcript import is_external, sentiment_summary
+from bot.nlu.language import ENGLISH, LANGUAGE_NAMES, LanguageGuess
 
 MAX_QUOTE = 200
 
@@ -105,6 +107,27 @@ def last_customer_text(events: list[dict[str, Any]]) -> str:
     return ""
 
 
+def customer_language(events: list[dict[str, Any]], slots: dict[str, Any]
+                      ) -> Optional[dict[str, str]]:
+    """The customer's language when it is not English: the `language` slot, or else what the
+    NLU detected in their latest message it ran on (button payloads skip the NLU); None for
+    English or anything unknown."""
+    code = slots.get("language")
+    if code is None:
+        parsed = next((event.get("parse_data") for event in reversed(events)
+                       if event.get("event") == "user" and not is_external(event)
+                       and "language" in (event.get("parse_data") or {})), None)
+        code = LanguageGuess.from_parse_data(parsed).code
+    if code == ENGLISH or code not in LANGUAGE_NAMES:
+        return None
+    return {"code": code, "name": LANGUAGE_NAMES[code]}
+
+
+def callback_time(slots: dict[str, Any]) -> Optional[str]:
+    """The time the customer named for a callback ("tomorrow morning"), as they wrote it."""
+    return _quote(slots.get("callback_time")) or None
+
+
 def build_packet(events: list[dict[str, Any]], slots: dict[str, Any], reason: str, *,
                  card: Optional[dict[str, Any]] = None, case: Optional[dict[str, Any]] = None,
                  crm_note: Optional[str] = None) -> dict[str, Any]:
@@ -143,4 +166,6 @@ def build_packet(events: list[dict[str, Any]], slots: dict[str, Any], reason: st
         "verified": verified,
         "customer": card if verified else None,
         "case": case if verified else None,
+        "language": customer_language(events, slots),
+        "callback_time": callback_time(slots),
     }

@@ -1,1 +1,1 @@
-"""Rapport's own Rasa NLU components (intent classifier, sentiment)."""
+"""Rapport's own Rasa NLU components (intent classifier, sentiment, language)."""

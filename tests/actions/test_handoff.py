@@ -67,7 +67,8 @@ async def test_asking_for_a_person_with_an_agent_online_pauses_the_bot(desk, onl
     tracker = make_tracker(text="let me talk to a person", intent="request_human", sentiment=-0.3)
     dispatcher, events = await run(ActionHandoff(), tracker)
     handoff = (await desk.store.open_handoffs())[0]
-    assert events == [slot("pending_question", None), slot("handoff_id", handoff.id), PAUSE]
+    assert events == [slot("pending_question", None), slot("handoff_id", handoff.id),
+                      slot("last_handoff", handoff.id), PAUSE]
     assert responses(dispatcher) == ["utter_handoff_started"]
     message = dispatcher.messages[0]
     assert (message["expected_wait"], message["max_wait"], message["queue_note"]) == (
@@ -90,9 +91,10 @@ async def test_the_queue_position_is_told_when_others_wait(desk, online):
 async def test_nobody_online_an_unverified_customer_is_told_and_the_bot_carries_on(desk):
     dispatcher, events = await run(ActionHandoff(),
                                    make_tracker(text="agent please", intent="request_human"))
-    assert events == [slot("pending_question", None), slot("handoff_id", None)]
-    assert responses(dispatcher) == ["utter_handoff_no_agent_chat"]
     handoff = (await desk.store.recent())[0]
+    assert events == [slot("pending_question", None), slot("handoff_id", None),
+                      slot("last_handoff", handoff.id)]
+    assert responses(dispatcher) == ["utter_handoff_no_agent_chat"]
     assert handoff.state == CALLBACK and handoff.case_id is None
 
 
@@ -254,3 +256,41 @@ async def test_an_unverified_client_opens_only_a_few_handoffs_an_hour(desk, onli
     assert responses(dispatcher) == ["utter_handoff_started"]
     dispatcher, _ = await run(ActionHandoff(), asking("tg-5", 78))
     assert responses(dispatcher) == ["utter_handoff_started"]
+
+
+async def test_the_handoff_records_the_customers_language_and_callback_time(desk, online):
+    tracker = make_tracker(text="tomorrow morning", intent="inform",
+                           slots={"language": "es", "callback_time": "tomorrow morning"})
+    await run(ActionHandoff(), tracker)
+    handoff = (await desk.store.open_handoffs())[0]
+    assert handoff.packet["language"] == {"code": "es", "name": "Spanish"}
+    assert handoff.packet["callback_time"] == "tomorrow morning"
+
+
+async def test_an_english_conversation_records_neither(desk, online):
+    await run(ActionHandoff(), make_tracker(text="person", intent="request_human",
+                                            slots={"language": "en"}))
+    handoff = (await desk.store.open_handoffs())[0]
+    assert handoff.packet["language"] is None and handoff.packet["callback_time"] is None
+
+
+async def test_asking_for_a_person_in_french_records_french_before_any_slot_is_set(desk, online):
+    tracker = make_tracker(text="je veux parler à quelqu'un", intent="request_human")
+    tracker.latest_message["language"] = {"code": "fr", "confidence": 0.99}  # from the NLU
+    await run(ActionHandoff(), tracker)
+    handoff = (await desk.store.open_handoffs())[0]
+    assert handoff.packet["language"] == {"code": "fr", "name": "French"}
+
+
+async def test_yes_to_a_colleague_after_the_other_language_offer_says_why(desk, online):
+    history = [user_event("hoi, waar is mijn bestelling?", "nlu_fallback"),
+               {"event": "action", "name": "action_other_language"},
+               {"event": "bot", "text": "Het spijt me…", "metadata": {}},
+               slot("language", "nl"), slot("pending_question", "human_offer"),
+               {"event": "action", "name": "action_listen"}]
+    await run(ActionHandoff(), make_tracker(
+        text="/affirm", intent="affirm", history=history,
+        slots={"language": "nl", "pending_question": "human_offer"}))
+    handoff = (await desk.store.open_handoffs())[0]
+    assert handoff.reason == "customer writes in Dutch; accepted a colleague"
+    assert handoff.packet["language"]["code"] == "nl"

@@ -66,7 +66,8 @@ async def test_wrong_details_say_nothing_about_the_order_and_lock_after_three(us
         dispatcher, events = await run_form(tracker)
         seen.append((responses(dispatcher), slot_events(events)))
     assert seen[0][0] == seen[1][0] == ["utter_verify_failed"]
-    assert seen[0][1]["order_number"] is None and seen[0][1]["order_contact"] is None
+    # A failed match keeps the order number and asks for the contact detail again.
+    assert "order_number" not in seen[0][1] and seen[0][1]["order_contact"] is None
     assert seen[2][0] == ["utter_verify_locked"]
     assert seen[2][1]["verification_locked"] is True
     assert seen[2][1]["requested_slot"] is None
@@ -82,7 +83,7 @@ async def test_hostile_order_numbers_are_rejected_cleanly(use_crm, hostile):
     assert slot_events(events)["order_number"] is None
 
 
-@pytest.mark.parametrize("hostile", ["' OR '1'='1", "ada@example.com' --", "a" * 10_000 + "@x.com"])
+@pytest.mark.parametrize("hostile", ["' OR '1'='1", "1012' OR 'x'='x' --", "a" * 10_000 + "@x.com"])
 async def test_hostile_contacts_are_rejected_without_an_attempt(use_crm, hostile, seeded_crm_url):
     tracker = make_tracker(text=hostile, intent="inform",
                            slots={"order_number": "RP-100001", "requested_slot": "order_contact"},
@@ -95,6 +96,55 @@ async def test_hostile_contacts_are_rejected_without_an_attempt(use_crm, hostile
         attempts = connection.execute(text("SELECT COUNT(*) FROM verification_attempts")).scalar()
     engine.dispose()
     assert attempts == 0
+
+
+async def test_an_address_inside_hostile_text_is_checked_alone(use_crm, seeded_crm_url):
+    """The e-mail address is read out of the message; the rest never reaches the CRM."""
+    hostile = "ada@example.com'; DROP TABLE customers; --"
+    tracker = make_tracker(text=hostile, intent="inform",
+                           slots={"order_number": "RP-100001", "requested_slot": "order_contact"})
+    dispatcher, events = await run_form(tracker)
+    assert responses(dispatcher) == ["utter_verified"]
+    engine = make_engine(seeded_crm_url)
+    with engine.connect() as connection:
+        customers = connection.execute(text("SELECT COUNT(*) FROM customers")).scalar()
+    engine.dispose()
+    assert customers > 0
+
+
+async def test_the_contact_first_is_kept_and_checked_when_the_order_number_comes(use_crm):
+    first = make_tracker(text="my email is ada@example.com, what are my orders?",
+                         intent="nlu_fallback")
+    dispatcher, events = await run_form(first)
+    assert slot_events(events)["order_contact"] == "ada@example.com"
+    assert responses(dispatcher) == []
+    then = make_tracker(text="oh its rp 100001", intent="inform",
+                        slots={"order_contact": "ada@example.com", "requested_slot": "order_number"})
+    dispatcher, events = await run_form(then)
+    slots = slot_events(events)
+    assert slots["order_number"] == "RP-100001" and slots["customer_verified"] is True
+    assert responses(dispatcher) == ["utter_verified"]
+
+
+async def test_two_details_in_one_message_verify_at_once(use_crm):
+    tracker = make_tracker(text="hiya. order rp-100002 postcode 1012ab, its late again",
+                           intent="nlu_fallback")
+    dispatcher, events = await run_form(tracker)
+    assert slot_events(events)["customer_verified"] is True
+
+
+async def test_an_order_number_at_the_contact_question_replaces_the_number(use_crm):
+    tracker = make_tracker(text="sorry wrong one, its RP-100002", intent="provide_order_number",
+                           slots={"order_number": "RP-100001", "requested_slot": "order_contact"})
+    dispatcher, events = await run_form(tracker)
+    assert slot_events(events)["order_number"] == "RP-100002"
+
+
+async def test_free_text_is_never_taken_as_an_order_number(use_crm):
+    tracker = make_tracker(text="I don't have it, sorry", intent="deny",
+                           slots={"requested_slot": "order_number"})
+    dispatcher, events = await run_form(tracker)
+    assert "order_number" not in slot_events(events)
 
 
 async def test_a_verified_customer_cannot_see_someone_elses_order(use_crm):

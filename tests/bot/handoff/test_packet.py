@@ -112,3 +112,44 @@ def test_long_messages_are_shortened_in_the_summary():
     packet = build_packet(events, {}, "asked")
     last = packet["summary"][-1]
     assert len(last) < 230 and last.endswith("…”")
+
+
+def _said(text: str, code: str) -> dict:
+    event = user_event(text, "nlu_fallback")
+    event["parse_data"]["language"] = {"code": code, "confidence": 0.98}
+    return event
+
+
+def test_the_customers_language_and_callback_time_come_from_the_slots():
+    packet = build_packet(EVENTS, {"language": "fr", "callback_time": " tomorrow  morning "},
+                          "customer writes in French; accepted a colleague")
+    assert packet["language"] == {"code": "fr", "name": "French"}
+    assert packet["callback_time"] == "tomorrow morning"
+
+
+def test_english_unknown_or_missing_values_record_nothing():
+    for slots in ({}, {"language": "en"}, {"language": "xx"}, {"callback_time": "  "}):
+        packet = build_packet(EVENTS, slots, "asked")
+        assert packet["language"] is None and packet["callback_time"] is None
+    assert len(build_packet(EVENTS, {"callback_time": "x" * 900}, "asked")["callback_time"]) \
+        <= 200
+
+
+def test_without_the_slot_the_language_nlu_detected_in_the_latest_message_is_used():
+    german = [_said("ich möchte mit einem Mitarbeiter sprechen", "de")]
+    assert build_packet(german, {}, "asked")["language"] == {"code": "de", "name": "German"}
+    # A button payload skips the NLU, so it carries no language: the message before counts.
+    payload = user_event("/affirm", "affirm")
+    assert build_packet([*german, payload], {}, "asked")["language"]["code"] == "de"
+    # The slot, once set, wins over a later message.
+    english = [*german, _said("ok thanks, where is my order", "en")]
+    assert build_packet(english, {}, "asked")["language"] is None
+    assert build_packet(english, {"language": "de"}, "asked")["language"]["code"] == "de"
+
+
+def test_the_summary_and_other_fields_are_unchanged_by_the_new_ones():
+    plain = build_packet(EVENTS, {}, "asked")
+    flagged = build_packet(EVENTS, {"language": "nl", "callback_time": "after 5pm"}, "asked")
+    assert flagged["summary"] == plain["summary"]
+    assert {k: v for k, v in flagged.items() if k not in ("language", "callback_time")} == \
+        {k: v for k, v in plain.items() if k not in ("language", "callback_time")}

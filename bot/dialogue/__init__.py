@@ -1,0 +1,1 @@
+"""Rasa dialogue components of Rapport (policies); their logic lives in bot/conversation/."""

@@ -1,0 +1,59 @@
+"""Long messages: NLU reads a bounded prefix; the conversation keeps the whole text.
+
+A customer may paste a long story (RAPPORT_MAX_MESSAGE_CHARS, 10,000 by default). What they
+want is almost always said at the start, and every later component (tokenizer, n-gram
+features, the intent classifier, entity rules) costs time in proportion to the text. This
+component, first in the pipeline, cuts the text the rest of the pipeline sees to
+`max_chars`, at a word boundary. Rasa stores the original text on the tracker's user event,
+so the complaint form and the exchange log still get every word.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+
+def bounded_prefix(text: str, max_chars: int) -> str:
+    """`text` cut to at most `max_chars`, at the last space before the limit if there is one."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    space = cut.rfind(" ")
+    return cut[:space] if space > max_chars // 2 else cut
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
+)
+class MessagePrefix(GraphComponent):
+    """Cuts each message's text to a bounded prefix before the rest of the NLU pipeline."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"max_chars": 1000}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._max_chars = int(config.get("max_chars", 1000))
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "MessagePrefix":
+        return cls({**cls.get_default_config(), **config})
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text: Optional[str] = message.get(TEXT)
+            if text and len(text) > self._max_chars:
+                message.set(TEXT, bounded_prefix(text, self._max_chars))
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
