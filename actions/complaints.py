@@ -28,10 +28,13 @@ from bot.crm.interface import CrmError, OrderNotFound
 
 logger = logging.getLogger(__name__)
 
-_MIN_DESCRIPTION_WORDS = 4
+_MIN_DESCRIPTION_WORDS = 3
 OTHER_ISSUE = "other"
 HAZARD_ISSUE = "poor_quality"
+CORRECTION = re.compile(r"\b(?:no|not|actually|wait|sorry|i mean|i meant|rather)\b", re.IGNORECASE)
 STICKY_MESSAGES = 30
+REMEDY_NAMES = {"refund": "refund", "replacement": "replacement", "voucher": "voucher",
+                "callback": "call back from a colleague"}
 _AMOUNT = re.compile(r"(\d{1,7}(?:[.,]\d{1,2})?)")
 
 
@@ -115,7 +118,10 @@ class ValidateComplaintForm(VerifiedOrderForm):
         brand = services.brand()
         current = tracker.get_slot("issue_type")
         if current and brand.is_issue_type(str(current)):
-            return {}
+            text = str((tracker.latest_message or {}).get("text") or "")[:2000]
+            corrected = brand.issue_type_for(text) if CORRECTION.search(text) else None
+            # "no wait, it's damaged not late": the customer's correction replaces it.
+            return {"issue_type": corrected} if corrected and corrected != current else {}
         for text in [str(current or "")] + [str(e.get("text") or "")
                                              for e in reversed(complaint_messages(tracker))]:
             key = brand.issue_type_for(text[:2000]) if text and not text.startswith("/") else None
@@ -156,7 +162,10 @@ def told_so_far(tracker: Tracker) -> str:
     parts = []
     for event in complaint_messages(tracker):
         text = str(event.get("text") or "").strip()
-        if not text or text.startswith("/") or understood(event).intent in DIGRESSION_INTENTS:
+        said = understood(event)
+        about_problem = any(e.get("entity") == "issue_type" for e in said.entities)
+        if not text or text.startswith("/") or (said.intent in DIGRESSION_INTENTS
+                                                and not about_problem):
             continue
         words = [w for w in text.split() if not find_order_number(w) and not find_contact(w)]
         if len(words) >= _MIN_DESCRIPTION_WORDS:
@@ -209,8 +218,11 @@ class ActionSubmitComplaint(Action):
         free_return = ", with a free return label for the one you have" if remedy.free_return else ""
         dispatcher.utter_message(response=f"utter_offer_{remedy.kind}", amount=euros(remedy.amount),
                                  free_return=free_return)
+        options = [{"kind": r.kind, "amount": r.amount, "free_return": r.free_return}
+                   for r in outcome.decision.remedies]
         return events + [SlotSet("offer_id", outcome.offer.id),
                          SlotSet("offered_remedy", remedy.kind),
+                         SlotSet("remedy_options", options),
                          SlotSet("pending_question", "remedy_offer")]
 
 
@@ -260,6 +272,46 @@ class ActionDeclineRemedy(SettleRemedyAction):
 
     def name(self) -> Text:
         return "action_decline_remedy"
+
+
+class ActionCounterOffer(Action):
+    """"a replacement instead?": another remedy the policy allows, or a person who can."""
+
+    def name(self) -> Text:
+        return "action_counter_offer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        wanted = read_message(str((tracker.latest_message or {}).get("text") or "")).wants_remedy
+        offered = tracker.get_slot("offered_remedy")
+        case_id, offer_id = tracker.get_slot("case_id"), tracker.get_slot("offer_id")
+        options = {o.get("kind"): o for o in tracker.get_slot("remedy_options") or []
+                   if isinstance(o, dict)}
+        events: List[EventType] = [SlotSet("pending_question", None)]
+        crm = services.crm()
+        try:
+            if offer_id and case_id:
+                await settle_remedy(crm, case_id, offer_id, False,
+                                    tracker.get_slot("customer_id"), channel_of(tracker))
+            if tracker.get_slot("pending_question") == "remedy_offer" and wanted in options \
+                    and case_id:
+                option = options[wanted]
+                offer = await crm.make_offer(case_id, wanted, option.get("amount"))
+                free_return = ", with a free return label for the one you have" \
+                    if option.get("free_return") else ""
+                dispatcher.utter_message(response=f"utter_offer_{wanted}",
+                                         amount=euros(option.get("amount")),
+                                         free_return=free_return)
+                return [SlotSet("offer_id", offer.id), SlotSet("offered_remedy", wanted),
+                        SlotSet("pending_question", "remedy_offer")]
+        except CrmError as error:
+            logger.warning("counter-offer for %s failed: %s", tracker.sender_id, error)
+        dispatcher.utter_message(response="utter_remedy_switch_to_person",
+                                 wanted=REMEDY_NAMES.get(str(wanted), "something else"),
+                                 offered=REMEDY_NAMES.get(str(offered), "offer"))
+        return events + await hand_off(dispatcher, tracker,
+                                       f"wants a {wanted} instead of the {offered}",
+                                       case_id=case_id)
 
 
 class ActionConfirmResolution(Action):

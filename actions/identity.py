@@ -153,7 +153,10 @@ class VerifiedOrderForm(FormValidationAction, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        events: List[EventType] = [SlotSet("pending_question", None)]
+        # Only real changes: any SlotSet counts as "something was filled", and a form that
+        # filled nothing must be rejected so a rule can answer the digression instead.
+        events: List[EventType] = [SlotSet("pending_question", None)] \
+            if tracker.get_slot("pending_question") else []
         if tracker.get_slot("verification_locked") and tracker.get_slot("requested_slot") is None:
             # The form starts again: the lock lasts as long as the CRM's counts say (the
             # window, or the breaker), not for the rest of the conversation's life.

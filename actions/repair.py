@@ -14,6 +14,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.complaints import REMEDY_NAMES
 from actions.handoff import hand_off
 from actions.tracker_events import (
     asked_in_a_row, entity_names, latest, previous_bot_turn, user_events,
@@ -33,8 +34,6 @@ ASKS = {
                      "utter_email_needs_order_number", "utter_safety_order_please"),
     "order_contact": ("utter_ask_order_contact", "utter_ask_order_contact_again"),
 }
-REMEDY_WORDS = {"refund": "refund", "replacement": "replacement", "voucher": "voucher",
-                "callback": "call back from a colleague"}
 
 
 def _latest_text(tracker: Tracker) -> str:
@@ -105,7 +104,7 @@ class ActionPublicEscalation(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         dispatcher.utter_message(response="utter_threat_acknowledged")
-        return await escalate(dispatcher, tracker, "public escalation risk")
+        return await escalate(dispatcher, tracker, "public escalation risk", severity="high")
 
 
 class ActionHandoffFromTask(Action):
@@ -154,7 +153,10 @@ class ActionNoteSecondNeed(Action):
             dispatcher.utter_message(response="utter_second_need_noted",
                                      need=NEED_LABELS.get(need, "your other question"))
             events.append(SlotSet("later_need", need))
-        view_form = first_form(latest(tracker).intent or "", entity_names(tracker), text)
+        issue_words = tuple(str(e.get("value")) for e in latest(tracker).entities
+                            if e.get("entity") == "issue_type")
+        view_form = first_form(latest(tracker).intent or "", entity_names(tracker), text,
+                               issue_words)
         return events + [FollowupAction(view_form)]
 
 
@@ -194,7 +196,7 @@ class ActionAddComplaintDetail(Action):
         offered = tracker.get_slot("offered_remedy")
         if offered:
             dispatcher.utter_message(response="utter_offer_still_open",
-                                     remedy=REMEDY_WORDS.get(offered, offered))
+                                     remedy=REMEDY_NAMES.get(offered, offered))
         return [SlotSet("complaint_description", combined),
                 SlotSet("pending_question", "remedy_offer")]
 
@@ -225,7 +227,8 @@ class AskAgainAction(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         times = asked_in_a_row(tracker, ASKS[self.slot])
-        if times == 0 and self.slot == "order_number" and tracker.get_slot("safety_hazard"):
+        if times < ASK_AGAIN_AFTER and self.slot == "order_number" \
+                and tracker.get_slot("safety_hazard"):
             dispatcher.utter_message(response="utter_safety_order_please")
         elif times >= ASK_AGAIN_AFTER:
             dispatcher.utter_message(response=f"utter_ask_{self.slot}_again")

@@ -170,7 +170,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("public", r"\bgo(?:es|ing)? viral\b|\bmake (?:this|it) (?:go )?viral\b"
                    r"|\btell (?:every(?:one|body)|all my (?:friends|followers)"
                    r"|the (?:whole )?world)\b"
-                   r"|\bevery(?:one|body) (?:will|is going to) (?:know|hear)\b|\bmy followers\b"),
+                   r"|\bevery(?:one|body)\b[^.!?\n]{0,25}\b(?:will|is going to|gonna) "
+                   r"(?:know|hear|see)\b|\bmy followers\b"),
         ("social_media", r"\b(?:post|put|shar|writ|wrote|expos|blast|tag)\w*\b[^.!?\n]{0,30}"
                          rf"\b{_SOCIAL}\b"
                          rf"|\b(?:go|going|went) (?:on|to) {_SOCIAL}\b|\ball over {_SOCIAL}\b"

@@ -76,6 +76,7 @@ _NL_POSTCODE = re.compile(r"(?<![\w-])(\d{4}) ?([A-Za-z]{2})(?![\w-])")
 _CUED_POSTCODE = re.compile(
     r"\b(?:post ?code|postal code|zip(?: ?code)?|plz)\b\W{0,3}(?:is\W{1,3})?"
     r"([A-Za-z0-9]{2,5}(?: ?[A-Za-z0-9]{2,4})?)(?!\w)", re.IGNORECASE)
+_NUMERIC_POSTCODE = re.compile(r"(?<![\w+-])\d{4,5}(?![\w-])")
 _SEARCH_LIMIT = 2000
 
 
@@ -109,7 +110,12 @@ def find_contact(text: Optional[str], asked: bool = False) -> Optional[str]:
     if cued and any(ch.isdigit() for ch in cued.group(1)):
         return normalise_postcode(cued.group(1))
     if asked:
-        return parse_contact(text)
+        whole = parse_contact(text)
+        if whole:
+            return whole
+        # "try the postcode instead: 1000": the one postcode-like number in the answer.
+        numbers = {m.group(0) for m in _NUMERIC_POSTCODE.finditer(_ORDER_ANYWHERE.sub(" ", text))}
+        return numbers.pop() if len(numbers) == 1 else None
     return None
 
 

@@ -41,6 +41,10 @@ DIGRESSION_INTENTS = frozenset({"faq", "request_human", "stop", "greet", "goodby
                                 "suggest", "rate"})
 # Intents NLU gives a problem report it did not recognise as one.
 MISREAD_INTENTS = frozenset({"nlu_fallback", "praise", "out_of_scope", "inform", "suggest"})
+# An order that has not come (yet): a status question first, whatever the intent.
+LATE = re.compile(r"\b(?:late|delayed|overdue|supposed to (?:be here|arrive|come)|"
+                  r"(?:not|never|hasn'?t|has not|didn'?t|still not) (?:here|arrived|come|came|"
+                  r"turned up|shown up)|still waiting|where(?:'s| is)|when will)\b", re.IGNORECASE)
 # Asking for a person in words NLU may not read as request_human ("ok yes get me a person",
 # "i'd rather talk to someone from your team").
 PERSON_WANTED = re.compile(
@@ -100,6 +104,8 @@ class TurnView:
     offered_person: bool = False  # the bot's last turn offered a person
     handed_over: bool = False  # a handoff is already open
     faq_answer: Optional[str] = None  # the FAQ response NLU picked, when the intent is faq
+    offered_remedy: Optional[str] = None  # the remedy on the table (or just accepted)
+    issue_words: tuple[str, ...] = ()  # the issue_type entities' text ("late", "cracked")
 
     @property
     def is_payload(self) -> bool:
@@ -178,13 +184,22 @@ def _outside_form(view: TurnView) -> Optional[str]:
 
 
 def _is_complaint(view: TurnView) -> bool:
-    return is_complaint(view.intent, view.entities, view.reading)
+    return is_complaint(view.intent, view.entities, view.reading, view.text, view.issue_words)
 
 
-def is_complaint(intent: str, entities: frozenset[str], reading: Reading) -> bool:
-    """Is the first need of this message a problem to sort out (not just an order to find)?"""
-    return (intent in COMPLAINT_INTENTS or "issue_type" in entities
-            or reading.strong_anger or reading.public_threat)
+def is_complaint(intent: str, entities: frozenset[str], reading: Reading, text: str = "",
+                 issue_words: tuple[str, ...] = ()) -> bool:
+    """Is the first need of this message a problem to sort out (not just an order to find)?
+
+    An order that is only late is looked up first: the status says how late it is and offers
+    a complaint, so a customer who only wants to know when it comes is not handed a case.
+    """
+    if reading.strong_anger or reading.public_threat:
+        return True
+    if "order_number" in entities and LATE.search(text) and all(
+            LATE.search(word) for word in issue_words):
+        return False
+    return intent in COMPLAINT_INTENTS or "issue_type" in entities
 
 
 def _has_first_need(view: TurnView) -> bool:
@@ -193,10 +208,11 @@ def _has_first_need(view: TurnView) -> bool:
         view.intent in ("ask_order_status", "complain")
 
 
-def first_form(intent: str, entities: frozenset[str], text: str) -> str:
+def first_form(intent: str, entities: frozenset[str], text: str,
+               issue_words: tuple[str, ...] = ()) -> str:
     """The form that serves the first need of a message with two."""
-    return "complaint_form" if is_complaint(intent, entities, read_message(text)) \
-        else "verify_form"
+    return "complaint_form" if is_complaint(intent, entities, read_message(text), text,
+                                            issue_words) else "verify_form"
 
 
 def second_need(parse_data: dict, reading: Reading) -> Optional[str]:
@@ -223,8 +239,13 @@ def _answer_to(view: TurnView) -> Optional[str]:
     on_yes, on_no = ANSWERS[pending]
     if view.intent in ("request_human",) and pending != "human_offer":
         return None
-    says_no = view.intent == "deny" or reading.declines or (
-        pending == "remedy_offer" and reading.wants_remedy is not None)
+    wanted = reading.wants_remedy
+    if pending in ("remedy_offer", "resolution_check") and wanted and view.offered_remedy:
+        if wanted != view.offered_remedy:
+            return "action_counter_offer"  # "a replacement instead": another remedy
+        if pending == "remedy_offer" and not reading.declines:
+            return on_yes  # "refund pls" to a refund offer
+    says_no = view.intent == "deny" or reading.declines
     says_yes = view.intent == "affirm" or (reading.affirms and not reading.declines)
     if pending == "resolution_check" and (view.intent == "thank" or reading.closing):
         says_yes = not says_no

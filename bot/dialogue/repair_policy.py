@@ -39,7 +39,7 @@ LISTEN_AFTER = frozenset({
     "action_accept_remedy", "action_confirm_resolution", "action_handoff",
     "action_handoff_declined", "action_decline_complaint", "utter_goodbye",
     "action_handoff_from_task", "action_public_escalation", "action_repeat_last",
-    "action_return_to_need",
+    "action_return_to_need", "action_counter_offer",
     *PROCESS_RESPONSES.values(),
 })
 # Actions after which the first of two needs has been served.
@@ -132,6 +132,9 @@ def turn_view(tracker: DialogueStateTracker, message: UserUttered) -> TurnView:
         offered_person=_offered_person(tracker),
         handed_over=bool(tracker.get_slot("handoff_id")),
         faq_answer=_faq_answer(parse),
+        offered_remedy=tracker.get_slot("offered_remedy"),
+        issue_words=tuple(str(e.get("value")) for e in message.entities or []
+                          if e.get("entity") == "issue_type"),
     )
 
 

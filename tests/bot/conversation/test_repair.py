@@ -53,7 +53,6 @@ def test_inside_a_form_anything_else_is_the_forms_to_validate() -> None:
 
 @pytest.mark.parametrize("text, intent, expected", [
     ("no, that's not acceptable", "nlu_fallback", "action_decline_remedy"),
-    ("instead I want a refund", "complain", "action_decline_remedy"),
     ("ok go on then", "nlu_fallback", "action_accept_remedy"),
     ("the handle came off as well and the glass is shattered", "complain",
      "action_add_complaint_detail"),
@@ -61,6 +60,30 @@ def test_inside_a_form_anything_else_is_the_forms_to_validate() -> None:
 def test_answers_to_a_remedy_offer_in_the_customers_own_words(text: str, intent: str,
                                                                expected: str) -> None:
     assert next_repair(view(text, intent, pending_question="remedy_offer")) == expected
+
+
+@pytest.mark.parametrize("pending, text, expected", [
+    ("remedy_offer", "instead I want a refund", "action_counter_offer"),
+    ("remedy_offer", "a voucher is fine", "action_accept_remedy"),
+    ("resolution_check", "actually can i get a replacement instead?", "action_counter_offer"),
+])
+def test_another_remedy_asked_for_is_a_counter_offer(pending: str, text: str,
+                                                     expected: str) -> None:
+    message = view(text, "complain", pending_question=pending, offered_remedy="voucher")
+    assert next_repair(message) == expected
+
+
+@pytest.mark.parametrize("text, entities, issue_words, expected", [
+    ("this is so annoying, RP-100002 was supposed to be here days ago", ("order_number",),
+     (), "verify_form"),
+    ("RP-100003 arrived late and the lid is cracked", ("order_number", "issue_type"),
+     ("late", "cracked"), "complaint_form"),
+])
+def test_an_order_that_is_only_late_is_looked_up_first(text: str, entities: tuple[str, ...],
+                                                       issue_words: tuple[str, ...],
+                                                       expected: str) -> None:
+    message = replace(view(text, "complain", entities), issue_words=issue_words)
+    assert next_repair(message) == expected
 
 
 def test_a_person_asked_for_at_a_remedy_offer_is_left_to_the_handoff_rules() -> None:
