@@ -168,7 +168,9 @@ def told_so_far(tracker: Tracker) -> str:
                                                 and not about_problem):
             continue
         words = [w for w in text.split() if not find_order_number(w) and not find_contact(w)]
-        if len(words) >= _MIN_DESCRIPTION_WORDS:
+        # An account says what went wrong ("problem with my order" does not).
+        if len(words) >= _MIN_DESCRIPTION_WORDS and (about_problem or len(words) >= 8
+                                                     or services.brand().issue_type_for(text)):
             parts.append(text)
     return "\n".join(parts)[:2000]
 

@@ -201,6 +201,26 @@ class ActionAddComplaintDetail(Action):
                 SlotSet("pending_question", "remedy_offer")]
 
 
+class ActionExplainQuestion(Action):
+    """The form could not use the answer: its question again, with an example and a way out.
+
+    Re-activating the form clears Rasa's "rejected" mark, so the customer's next message goes
+    to the form as usual.
+    """
+
+    def name(self) -> Text:
+        return "action_explain_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        slot = tracker.get_slot("requested_slot")
+        loop = tracker.active_loop.get("name")
+        again = f"utter_ask_{slot}_again"
+        dispatcher.utter_message(
+            response=again if again in (domain.get("responses") or {}) else f"utter_ask_{slot}")
+        return [ActiveLoop(loop)] if loop else []
+
+
 class ActionCloseConversation(Action):
     """"that's all, thanks": a rating question when something was done, else goodbye."""
 

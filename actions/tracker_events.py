@@ -69,7 +69,7 @@ def user_intents(tracker: Tracker) -> List[str]:
 
 
 def asked_in_a_row(tracker: Tracker, asks: Iterable[str]) -> int:
-    """How often the bot asked one of the `asks` responses since the form started
+    """How often the bot asked one of the `asks` responses since the last form ended
     or last asked something else.
 
     So a form's question can change (an example, a way out) when the customer's answers keep
@@ -84,8 +84,8 @@ def asked_in_a_row(tracker: Tracker, asks: Iterable[str]) -> int:
             count += 1
         elif said and said.startswith("utter_ask_"):
             break  # another question: this one was answered
-        elif kind == "active_loop":
-            break
+        elif kind == "active_loop" and not event.get("name"):
+            break  # a form ended: what came before was another task
     return count
 
 

@@ -441,7 +441,9 @@ _REMEDY_DIRECT: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("replacement", re.compile(
         r"\b(?:replace|exchange|swap|resend|reship|re-send|re-ship) (?:it|them|this|that|the|my|"
         r"one)\b|\bsend (?:me |us )?(?:a |another |the )?(?:new|replacement|fresh|working|right|"
-        r"correct|proper|undamaged)\b|\bsend (?:me |us )?another\b|\bsend (?:it|one) again\b")),
+        r"correct|proper|undamaged)\b|\bsend (?:me |us )?another\b|\bsend (?:it|one) again\b|"
+        r"\b(?:rather|just want to|just wanna|prefer to) (?:just )?(?:have|get|receive) (?:the|my|a "
+        r"working|a proper) [a-z ]{1,30}\bi (?:paid for|ordered|bought)\b")),
     ("callback", re.compile(
         r"\b(?:call|ring|phone|bell|buzz) (?:me|us)\b(?! (?:a |an |by |[a-z]+ [a-z]+ said))|"
         r"\b(?:call|ring|phone) (?:me |us )?back\b|\bgive (?:me|us) (?:a )?(?:call|ring|bell|"

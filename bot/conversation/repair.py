@@ -40,6 +40,8 @@ DIGRESSION_INTENTS = frozenset({"faq", "request_human", "stop", "greet", "goodby
                                 "bot_challenge", "out_of_scope", "affirm", "deny", "praise",
                                 "suggest", "rate"})
 # Intents NLU gives a problem report it did not recognise as one.
+# Intents whose own rules answer them inside a form.
+RULED_INTENTS = frozenset({"nlu_fallback", "threaten_public", "insult"})
 MISREAD_INTENTS = frozenset({"nlu_fallback", "praise", "out_of_scope", "inform", "suggest"})
 # An order that has not come (yet): a status question first, whatever the intent.
 LATE = re.compile(r"\b(?:late|delayed|overdue|supposed to (?:be here|arrive|come)|"
@@ -52,9 +54,10 @@ PERSON_WANTED = re.compile(
     r"\b[^.!?\n]{0,25}\b(?:person|human|colleague|agent|someone|somebody|team member|manager|"
     r"real person|actual person)\b", re.IGNORECASE)
 # "what?", "say that again": the bot's last turn, once more.
-REPEAT = re.compile(r"^\W*(?:what|wha+t*|huh|sorry|pardon|come again|say (?:that|it) again|"
-                    r"repeat(?: that| it)?(?: please)?|what did you say|i didn'?t get that)\W*$",
-                    re.IGNORECASE)
+REPEAT = re.compile(
+    r"^\W*(?:(?:sorry|pardon|what|wha+t*|huh|come again|say (?:that|it) again|"
+    r"(?:can you |could you )?repeat(?: that| it)?|what did you (?:say|ask)|"
+    r"i didn'?t (?:get|catch) (?:that|it))\W*){1,3}(?:please\W*)?$", re.IGNORECASE)
 ORDER_ENTITIES = frozenset({"order_number", "email"})
 PROCESS_RESPONSES = {
     "why_contact": "utter_process_why_contact",
@@ -71,6 +74,7 @@ ANSWERS = {
     "remedy_offer": ("action_accept_remedy", "action_decline_remedy"),
 }
 MIN_DETAIL_WORDS = 3
+MAX_REQUEST_WORDS = 25
 # A second need read from the words (bot/conversation/reading.py), and the FAQ that answers it.
 NEED_ANSWERS = {"returns": "utter_faq/returns", "delivery_times": "utter_faq/delivery_times",
                 "refund_timing": "utter_faq/refund_timing"}
@@ -101,7 +105,6 @@ class TurnView:
     language: str = ENGLISH
     language_confidence: float = 0.0
     conversation_language: str = ENGLISH  # the language slot: set once another was seen
-    offered_person: bool = False  # the bot's last turn offered a person
     handed_over: bool = False  # a handoff is already open
     faq_answer: Optional[str] = None  # the FAQ response NLU picked, when the intent is faq
     offered_remedy: Optional[str] = None  # the remedy on the table (or just accepted)
@@ -143,12 +146,22 @@ def _inside_form(view: TurnView) -> Optional[str]:
     reading = view.reading
     if reading.start_over or reading.stop or view.intent == "stop":
         return "action_stop_task"
-    if PERSON_WANTED.search(view.text) or (view.offered_person and (
-            view.intent == "affirm" or (reading.affirms and not reading.declines))):
+    if _asks_for_person(view):
         return "action_handoff_from_task"
     if reading.process_question and not view.entities & ORDER_ENTITIES:
         return PROCESS_RESPONSES[reading.process_question]
     return None
+
+
+def after_rejection(view: TurnView) -> Optional[str]:
+    """The form could not use the message and no rule answers it: say what is needed.
+
+    Nothing else would answer (Rasa's core fallback would drop the message), so the
+    question again, with an example and a way out.
+    """
+    if view.intent in DIGRESSION_INTENTS or view.intent in RULED_INTENTS:
+        return None
+    return "action_explain_question"
 
 
 def _outside_form(view: TurnView) -> Optional[str]:
@@ -159,6 +172,8 @@ def _outside_form(view: TurnView) -> Optional[str]:
             return answer
     if view.asked_rating and reading.rating is not None:
         return "action_store_csat"
+    if _asks_for_person(view) and view.intent != "request_human":
+        return "action_handoff"  # "can someone just call me?": a person, with the time noted
     if reading.start_over:
         return "action_stop_task"
     if view.intent == "faq" and view.faq_answer and _has_first_need(view):
@@ -181,6 +196,17 @@ def _outside_form(view: TurnView) -> Optional[str]:
     if reading.closing and view.asked_rating:
         return "utter_goodbye"
     return None
+
+
+def _asks_for_person(view: TurnView) -> bool:
+    """A short, direct request for a person or a call, with no order details to use first.
+
+    With an order number or e-mail in it, the details are taken first (the callback time is
+    kept); in a long story, "no way to speak to a human" is about someone else.
+    """
+    if view.entities & ORDER_ENTITIES or len(view.text.split()) > MAX_REQUEST_WORDS:
+        return False
+    return bool(PERSON_WANTED.search(view.text)) or view.reading.wants_remedy == "callback"
 
 
 def _is_complaint(view: TurnView) -> bool:
@@ -243,8 +269,8 @@ def _answer_to(view: TurnView) -> Optional[str]:
     if pending in ("remedy_offer", "resolution_check") and wanted and view.offered_remedy:
         if wanted != view.offered_remedy:
             return "action_counter_offer"  # "a replacement instead": another remedy
-        if pending == "remedy_offer" and not reading.declines:
-            return on_yes  # "refund pls" to a refund offer
+        if pending == "remedy_offer":
+            return on_yes  # "refund pls" to a refund offer; "no money back, just a new one"
     says_no = view.intent == "deny" or reading.declines
     says_yes = view.intent == "affirm" or (reading.affirms and not reading.declines)
     if pending == "resolution_check" and (view.intent == "thank" or reading.closing):
@@ -263,5 +289,6 @@ def _adds_detail(view: TurnView) -> bool:
     words = view.text.split()
     if len(words) < MIN_DETAIL_WORDS:
         return False
+    about_the_order = view.intent == "faq" and LATE.search(view.text)  # "so when will it come??"
     return view.intent in ("complain", "inform", "nlu_fallback", "insult") or \
-        "issue_type" in view.entities
+        "issue_type" in view.entities or bool(about_the_order)

@@ -12,7 +12,6 @@ a callback time the customer named, as the `callback_time` slot.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
@@ -28,9 +27,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.conversation.identity import find_contact, find_order_number
 from bot.conversation.reading import read_message
-from bot.conversation.repair import ENGLISH, PROCESS_RESPONSES, TurnView, next_repair
+from bot.conversation.repair import (
+    ENGLISH, PROCESS_RESPONSES, TurnView, after_rejection, next_repair,
+)
 
-PERSON_OFFERED = re.compile(r"\b(?:person|colleague)\b", re.IGNORECASE)
 RATING_PROMPTS = frozenset({"utter_ask_rating", "utter_rating_invalid"})
 # Actions that end the bot's turn when no form is active (a form asks its own next question).
 LISTEN_AFTER = frozenset({
@@ -39,9 +39,13 @@ LISTEN_AFTER = frozenset({
     "action_accept_remedy", "action_confirm_resolution", "action_handoff",
     "action_handoff_declined", "action_decline_complaint", "utter_goodbye",
     "action_handoff_from_task", "action_public_escalation", "action_repeat_last",
-    "action_return_to_need", "action_counter_offer",
+    "action_return_to_need", "action_counter_offer", "action_explain_question",
     *PROCESS_RESPONSES.values(),
 })
+# Actions that ask the form's question themselves: the customer answers next.
+LISTEN_IN_FORM = frozenset({"action_explain_question"})
+# Answers to a digression inside a form, after which the form asks its question again.
+RESUME_FORM_AFTER = frozenset({"action_handle_fallback"})
 # Actions after which the first of two needs has been served.
 FIRST_NEED_SERVED = frozenset({"action_check_order_status", "action_accept_remedy",
                                "action_decline_remedy", "action_decline_complaint",
@@ -85,7 +89,13 @@ class RepairPolicy(Policy):
             # Two needs in one message: the first is served, now the one kept for later.
             probabilities[domain.index_for_action("action_return_to_need")] = 1.0
             return self._prediction(probabilities)
-        if tracker.latest_action_name in LISTEN_AFTER and not tracker.active_loop_name \
+        if tracker.active_loop_name and tracker.latest_action_name in RESUME_FORM_AFTER \
+                and tracker.active_loop_name in domain.action_names_or_texts:
+            # Not understood inside a form: after "could you rephrase", the question again.
+            probabilities[domain.index_for_action(tracker.active_loop_name)] = 1.0
+            return self._prediction(probabilities)
+        if tracker.latest_action_name in LISTEN_AFTER and (
+                not tracker.active_loop_name or tracker.latest_action_name in LISTEN_IN_FORM) \
                 and ACTION_LISTEN_NAME in domain.action_names_or_texts:
             # A repair's answer is the bot's whole turn: wait for the customer.
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -98,11 +108,14 @@ class RepairPolicy(Policy):
         if view.reading.callback_time and any(s.name == "callback_time" for s in domain.slots):
             events.append(SlotSet("callback_time", view.reading.callback_time))
         action = next_repair(view)
+        if action is None and tracker.active_loop_name and tracker.is_active_loop_rejected:
+            action = after_rejection(view)
         if action is None or action not in domain.action_names_or_texts:
             return self._prediction(probabilities, events=events)
         probabilities[domain.index_for_action(action)] = 1.0
         return self._prediction(probabilities, events=events,
-                                is_no_user_prediction=bool(tracker.active_loop_name),
+                                is_no_user_prediction=bool(tracker.active_loop_name)
+                                and not tracker.is_active_loop_rejected,
                                 diagnostic_data={"repair": action})
 
 
@@ -129,32 +142,12 @@ def turn_view(tracker: DialogueStateTracker, message: UserUttered) -> TurnView:
         language=str(language.get("code") or ENGLISH),
         language_confidence=float(language.get("confidence") or 0.0),
         conversation_language=str(tracker.get_slot("language") or ENGLISH),
-        offered_person=_offered_person(tracker),
         handed_over=bool(tracker.get_slot("handoff_id")),
         faq_answer=_faq_answer(parse),
         offered_remedy=tracker.get_slot("offered_remedy"),
         issue_words=tuple(str(e.get("value")) for e in message.entities or []
                           if e.get("entity") == "issue_type"),
     )
-
-
-def _last_bot_turn(tracker: DialogueStateTracker) -> List[BotUttered]:
-    """The bot's messages between the customer's previous message and this one."""
-    said: List[BotUttered] = []
-    seen_user = False
-    for event in reversed(tracker.events):
-        if isinstance(event, UserUttered):
-            if seen_user:
-                break
-            seen_user = True
-        elif isinstance(event, BotUttered) and seen_user:
-            said.append(event)
-    return said
-
-
-def _offered_person(tracker: DialogueStateTracker) -> bool:
-    return tracker.get_slot("pending_question") == "human_offer" or any(
-        PERSON_OFFERED.search(event.text or "") for event in _last_bot_turn(tracker))
 
 
 def _faq_answer(parse: Dict[Text, Any]) -> Optional[str]:
