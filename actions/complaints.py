@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 _MIN_DESCRIPTION_WORDS = 3
 OTHER_ISSUE = "other"
 HAZARD_ISSUE = "poor_quality"
+ISSUE_ASKS = ("utter_ask_issue_type", "utter_ask_issue_type_again")
 CORRECTION = re.compile(r"\b(?:no|not|actually|wait|sorry|i mean|i meant|rather)\b", re.IGNORECASE)
 STICKY_MESSAGES = 30
 REMEDY_NAMES = {"refund": "refund", "replacement": "replacement", "voucher": "voucher",
@@ -130,7 +131,7 @@ class ValidateComplaintForm(VerifiedOrderForm):
         if tracker.get_slot("safety_hazard"):
             return {"issue_type": HAZARD_ISSUE}  # a product that hurts or burns is defective
         if tracker.get_slot("requested_slot") == "issue_type" and answers_the_question(tracker) \
-                and asked_in_a_row(tracker, ("utter_ask_issue_type",)) >= 1:
+                and asked_in_a_row(tracker, ISSUE_ASKS) >= 1:
             # Asked once with the buttons and the answer fits none: a person decides.
             return {"issue_type": OTHER_ISSUE}
         return {}
@@ -139,7 +140,7 @@ class ValidateComplaintForm(VerifiedOrderForm):
                                   tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
         brand = services.brand()
         key = brand.issue_type_for(str(value)) if value else None
-        if key is None and asked_in_a_row(tracker, ("utter_ask_issue_type",)) >= 1:
+        if key is None and asked_in_a_row(tracker, ISSUE_ASKS) >= 1:
             # Asked once with the buttons and still no fit: a person decides what it is.
             return {"issue_type": OTHER_ISSUE}
         if key is None:

@@ -31,7 +31,8 @@ FORM_SLOTS = ("order_number", "issue_type", "complaint_description")
 ASK_AGAIN_AFTER = 2
 ASKS = {
     "order_number": ("utter_ask_order_number", "utter_ask_order_number_again",
-                     "utter_email_needs_order_number", "utter_safety_order_please"),
+                     "utter_email_needs_order_number", "utter_safety_order_please",
+                     "utter_ask_order_number_refund"),
     "order_contact": ("utter_ask_order_contact", "utter_ask_order_contact_again"),
 }
 
@@ -252,6 +253,9 @@ class AskAgainAction(Action):
             dispatcher.utter_message(response="utter_safety_order_please")
         elif times >= ASK_AGAIN_AFTER:
             dispatcher.utter_message(response=f"utter_ask_{self.slot}_again")
+        elif times == 0 and self.slot == "order_number" and read_message(
+                _latest_text(tracker)).wants_remedy == "refund":
+            dispatcher.utter_message(response="utter_ask_order_number_refund")
         elif self.slot == "order_number" and tracker.get_slot("order_contact") \
                 and not tracker.get_slot("customer_verified"):
             dispatcher.utter_message(response="utter_email_needs_order_number")

@@ -41,7 +41,7 @@ DIGRESSION_INTENTS = frozenset({"faq", "request_human", "stop", "greet", "goodby
                                 "suggest", "rate"})
 # Intents NLU gives a problem report it did not recognise as one.
 # Intents whose own rules answer them inside a form.
-RULED_INTENTS = frozenset({"nlu_fallback", "threaten_public", "insult"})
+RULED_INTENTS = frozenset({"threaten_public", "insult"})
 MISREAD_INTENTS = frozenset({"nlu_fallback", "praise", "out_of_scope", "inform", "suggest"})
 # An order that has not come (yet): a status question first, whatever the intent.
 LATE = re.compile(r"\b(?:late|delayed|overdue|supposed to (?:be here|arrive|come)|"
