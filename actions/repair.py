@@ -10,17 +10,15 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.complaints import REMEDY_NAMES
 from actions.handoff import hand_off
-from actions.tracker_events import (
-    asked_in_a_row, entity_names, latest, previous_bot_turn, user_events,
-)
+from actions.tracker_events import asked_in_a_row, previous_bot_turn, user_events
 from bot.conversation.reading import read_message
-from bot.conversation.repair import NEED_LABELS, first_form, second_need
+from bot.conversation.repair import NEED_LABELS, second_need
 from bot.crm.interface import CrmError
 
 logger = logging.getLogger(__name__)
@@ -67,18 +65,16 @@ class ActionStopTask(Action):
 
 async def escalate(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
                    severity: Optional[str] = None) -> List[EventType]:
-    """A person at once (with priority), then the complaint form, so the case is recorded.
+    """A person at once (with priority); RepairPolicy then runs the complaint form, so the
+    case is recorded and attached to this handoff (`action_submit_complaint`).
 
-    Used where waiting for the whole form would be wrong: a hazard, a public threat. The
-    complaint, once recorded, is attached to this handoff (`action_submit_complaint`).
+    Used where waiting for the whole form would be wrong: a hazard, a public threat. An
+    order-status form in progress gives way to the complaint form.
     """
     handed = await hand_off(dispatcher, tracker, reason, severity=severity)
-    paused = any(event.get("event") == "pause" for event in handed)
-    if paused or tracker.get_slot("case_id") or \
-            tracker.active_loop.get("name") == "complaint_form":
-        return handed
-    return handed + [ActiveLoop(None), SlotSet("requested_slot", None),
-                     FollowupAction("complaint_form")]
+    if tracker.active_loop.get("name") == "verify_form":
+        return handed + [ActiveLoop(None), SlotSet("requested_slot", None)]
+    return handed
 
 
 class ActionSafetyFirst(Action):
@@ -154,11 +150,7 @@ class ActionNoteSecondNeed(Action):
             dispatcher.utter_message(response="utter_second_need_noted",
                                      need=NEED_LABELS.get(need, "your other question"))
             events.append(SlotSet("later_need", need))
-        issue_words = tuple(str(e.get("value")) for e in latest(tracker).entities
-                            if e.get("entity") == "issue_type")
-        view_form = first_form(latest(tracker).intent or "", entity_names(tracker), text,
-                               issue_words)
-        return events + [FollowupAction(view_form)]
+        return events  # RepairPolicy runs the form for the first need next
 
 
 class ActionReturnToNeed(Action):
@@ -186,27 +178,25 @@ class ActionAddComplaintDetail(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         case_id = tracker.get_slot("case_id")
         detail = _latest_text(tracker).strip()[:2000]
-        description = str(tracker.get_slot("complaint_description") or "")
-        combined = (f"{description}\n{detail}" if description else detail)[:4000]
         if case_id:
             try:
-                await services.crm().update_case(case_id, description=combined)
-            except (CrmError, TypeError) as error:
+                await services.crm().update_case(case_id, add_detail=detail)
+            except CrmError as error:
                 logger.warning("could not add detail to case %s: %s", case_id, error)
         dispatcher.utter_message(response="utter_detail_added", case_id=case_id or "")
         offered = tracker.get_slot("offered_remedy")
         if offered:
             dispatcher.utter_message(response="utter_offer_still_open",
                                      remedy=REMEDY_NAMES.get(offered, offered))
-        return [SlotSet("complaint_description", combined),
-                SlotSet("pending_question", "remedy_offer")]
+        return [SlotSet("pending_question", "remedy_offer")]
 
 
 class ActionExplainQuestion(Action):
-    """The form could not use the answer: its question again, with an example and a way out.
+    """The form could not use the answer: the form asks again, this time with an example.
 
-    Re-activating the form clears Rasa's "rejected" mark, so the customer's next message goes
-    to the form as usual.
+    It says nothing itself: RepairPolicy runs the form straight after it (which clears
+    Rasa's "rejected" mark), and the form's ask action sees this action just before it and
+    asks with the example and the way out (`AskAgainAction`).
     """
 
     def name(self) -> Text:
@@ -214,12 +204,7 @@ class ActionExplainQuestion(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        slot = tracker.get_slot("requested_slot")
-        loop = tracker.active_loop.get("name")
-        again = f"utter_ask_{slot}_again"
-        dispatcher.utter_message(
-            response=again if again in (domain.get("responses") or {}) else f"utter_ask_{slot}")
-        return [ActiveLoop(loop)] if loop else []
+        return []
 
 
 class ActionCloseConversation(Action):
@@ -248,6 +233,8 @@ class AskAgainAction(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         times = asked_in_a_row(tracker, ASKS[self.slot])
+        if tracker.latest_action_name == "action_explain_question":
+            times = max(times, ASK_AGAIN_AFTER)  # the answer did not fit: say what is needed
         if times < ASK_AGAIN_AFTER and self.slot == "order_number" \
                 and tracker.get_slot("safety_hazard"):
             dispatcher.utter_message(response="utter_safety_order_please")

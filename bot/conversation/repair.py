@@ -144,8 +144,8 @@ def next_repair(view: TurnView) -> Optional[str]:
 
 def _inside_form(view: TurnView) -> Optional[str]:
     reading = view.reading
-    if reading.start_over or reading.stop or view.intent == "stop":
-        return "action_stop_task"
+    if reading.start_over or (reading.stop and view.intent != "stop"):
+        return "action_stop_task"  # intent stop has its own rules (stop the form)
     if _asks_for_person(view):
         return "action_handoff_from_task"
     if reading.process_question and not view.entities & ORDER_ENTITIES:
@@ -191,9 +191,9 @@ def _outside_form(view: TurnView) -> Optional[str]:
         return "complaint_form"
     if reading.process_question == "order_number_help":
         return PROCESS_RESPONSES["order_number_help"]
-    if reading.closing and view.intent not in ("greet", "thank") and not view.asked_rating:
+    if reading.closing and view.intent not in ("greet", "goodbye") and not view.asked_rating:
         return "action_close_conversation"
-    if reading.closing and view.asked_rating:
+    if reading.closing and view.asked_rating and view.intent != "goodbye":
         return "utter_goodbye"
     return None
 

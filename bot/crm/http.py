@@ -149,8 +149,10 @@ class HttpCrm:
     async def update_case(
         self, case_id: str, *, status: Optional[str] = None, resolution: Optional[str] = None,
         resolved: Optional[bool] = None, csat: Optional[int] = None,
+        add_detail: Optional[str] = None,
     ) -> Case:
-        changes = {"status": status, "resolution": resolution, "resolved": resolved, "csat": csat}
+        changes = {"status": status, "resolution": resolution, "resolved": resolved, "csat": csat,
+                   "add_detail": add_detail}
         body = {name: value for name, value in changes.items() if value is not None}
         path = ("cases", _id(case_id, CaseNotFound))
         return _read(Case, await self._call("PATCH", path, body))

@@ -212,8 +212,10 @@ class Crm(Protocol):
     async def update_case(
         self, case_id: str, *, status: Optional[str] = None, resolution: Optional[str] = None,
         resolved: Optional[bool] = None, csat: Optional[int] = None,
+        add_detail: Optional[str] = None,
     ) -> Case:
-        """Change a case's status, resolution, the customer's answer, or CSAT."""
+        """Change a case's status, resolution, the customer's answer, or CSAT; `add_detail`
+        appends what the customer added later to the description."""
 
     async def make_offer(self, case_id: str, kind: str, amount: Optional[float] = None) -> Offer:
         """Record an offered remedy (status 'offered')."""

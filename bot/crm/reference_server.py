@@ -150,6 +150,7 @@ async def patch_case(request: web.Request) -> web.Response:
         "resolution": _field(body, "resolution", str, required=False),
         "resolved": _field(body, "resolved", bool, required=False),
         "csat": _field(body, "csat", int, required=False),
+        "add_detail": _field(body, "add_detail", str, required=False),
     }
     return _ok(await _crm(request).update_case(request.match_info["case_id"], **changes))
 

@@ -122,8 +122,10 @@ class SqlCrm(ThreadedStore):
     async def update_case(
         self, case_id: str, *, status: Optional[str] = None, resolution: Optional[str] = None,
         resolved: Optional[bool] = None, csat: Optional[int] = None,
+        add_detail: Optional[str] = None,
     ) -> Case:
-        return await self.run(_update_case, case_id, status, resolution, resolved, csat)
+        return await self.run(_update_case, case_id, status, resolution, resolved, csat,
+                              add_detail)
 
     async def make_offer(self, case_id: str, kind: str, amount: Optional[float] = None) -> Offer:
         return await self.run(_make_offer, case_id, kind, amount)
@@ -341,9 +343,13 @@ def _open_case(session: Session, new_case: NewCase) -> Case:
 
 def _update_case(
     session: Session, case_id: str, status: Optional[str], resolution: Optional[str],
-    resolved: Optional[bool], csat: Optional[int],
+    resolved: Optional[bool], csat: Optional[int], add_detail: Optional[str] = None,
 ) -> Case:
     row = _case_row(session, case_id)
+    if add_detail is not None:
+        detail = clean_text(add_detail, MAX_DESCRIPTION_CHARS)
+        if detail:
+            row.description = clean_text(f"{row.description}\n{detail}", MAX_DESCRIPTION_CHARS)
     if status is not None:
         row.status = require_choice("status", status, CASE_STATUSES)
     if resolution is not None:

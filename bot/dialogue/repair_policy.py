@@ -28,7 +28,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.conversation.identity import find_contact, find_order_number
 from bot.conversation.reading import read_message
 from bot.conversation.repair import (
-    ENGLISH, PROCESS_RESPONSES, TurnView, after_rejection, next_repair,
+    ENGLISH, PROCESS_RESPONSES, TurnView, after_rejection, first_form, next_repair,
 )
 
 RATING_PROMPTS = frozenset({"utter_ask_rating", "utter_rating_invalid"})
@@ -39,13 +39,14 @@ LISTEN_AFTER = frozenset({
     "action_accept_remedy", "action_confirm_resolution", "action_handoff",
     "action_handoff_declined", "action_decline_complaint", "utter_goodbye",
     "action_handoff_from_task", "action_public_escalation", "action_repeat_last",
-    "action_return_to_need", "action_counter_offer", "action_explain_question",
+    "action_return_to_need", "action_counter_offer",
     *PROCESS_RESPONSES.values(),
 })
-# Actions that ask the form's question themselves: the customer answers next.
-LISTEN_IN_FORM = frozenset({"action_explain_question"})
+# Repair actions that lead into a form (None: the form depends on the message).
+FORM_AFTER = {"action_safety_first": "complaint_form", "action_public_escalation": "complaint_form",
+              "action_note_second_need": None}
 # Answers to a digression inside a form, after which the form asks its question again.
-RESUME_FORM_AFTER = frozenset({"action_handle_fallback"})
+RESUME_FORM_AFTER = frozenset({"action_handle_fallback", "action_explain_question"})
 # Actions after which the first of two needs has been served.
 FIRST_NEED_SERVED = frozenset({"action_check_order_status", "action_accept_remedy",
                                "action_decline_remedy", "action_decline_complaint",
@@ -89,13 +90,16 @@ class RepairPolicy(Policy):
             # Two needs in one message: the first is served, now the one kept for later.
             probabilities[domain.index_for_action("action_return_to_need")] = 1.0
             return self._prediction(probabilities)
+        form = self._form_after_repair(tracker)
+        if form and form in domain.action_names_or_texts:
+            probabilities[domain.index_for_action(form)] = 1.0
+            return self._prediction(probabilities)
         if tracker.active_loop_name and tracker.latest_action_name in RESUME_FORM_AFTER \
                 and tracker.active_loop_name in domain.action_names_or_texts:
             # Not understood inside a form: after "could you rephrase", the question again.
             probabilities[domain.index_for_action(tracker.active_loop_name)] = 1.0
             return self._prediction(probabilities)
-        if tracker.latest_action_name in LISTEN_AFTER and (
-                not tracker.active_loop_name or tracker.latest_action_name in LISTEN_IN_FORM) \
+        if tracker.latest_action_name in LISTEN_AFTER and not tracker.active_loop_name \
                 and ACTION_LISTEN_NAME in domain.action_names_or_texts:
             # A repair's answer is the bot's whole turn: wait for the customer.
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
@@ -117,6 +121,20 @@ class RepairPolicy(Policy):
                                 is_no_user_prediction=bool(tracker.active_loop_name)
                                 and not tracker.is_active_loop_rejected,
                                 diagnostic_data={"repair": action})
+
+
+    @staticmethod
+    def _form_after_repair(tracker: DialogueStateTracker) -> Optional[str]:
+        """The form a repair action leads into: the complaint after a hazard or a threat
+        (so the case is recorded for the colleague), the first need's after two at once."""
+        latest = tracker.latest_action_name
+        if tracker.active_loop_name or tracker.is_paused() or latest not in FORM_AFTER:
+            return None
+        message = tracker.latest_message
+        if latest == "action_note_second_need" and isinstance(message, UserUttered):
+            view = turn_view(tracker, message)
+            return first_form(view.intent, view.entities, view.text, view.issue_words)
+        return None if tracker.get_slot("case_id") else FORM_AFTER[latest]
 
 
 def turn_view(tracker: DialogueStateTracker, message: UserUttered) -> TurnView:

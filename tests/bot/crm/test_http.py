@@ -68,6 +68,8 @@ async def test_a_whole_complaint_over_http(crm, http_crm):
     assert await http_crm.offers_for_case(case.id) == (settled,)
     updated = await http_crm.update_case(case.id, status="resolved", resolved=True, csat=4)
     assert (updated.status, updated.csat) == ("resolved", 4)
+    added = await http_crm.update_case(case.id, add_detail="the lid is cracked too")
+    assert added.description == "dented pans\nthe lid is cracked too"
     await http_crm.add_interaction(ADA, "telegram", "csat", "rated 4")
     assert (await crm.customer_card(ADA)).timeline[0].summary == "rated 4"
 

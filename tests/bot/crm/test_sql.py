@@ -165,6 +165,9 @@ async def test_open_get_and_update_a_case(crm):
     assert updated.updated_at >= case.updated_at and updated.created_at == case.created_at
     assert await crm.get_case(case.id) == updated
     assert (await crm.update_case(case.id)).status == "resolved"  # nothing given: unchanged
+    detailed = await crm.update_case(case.id, add_detail="the handle came off\x00 as well")
+    assert detailed.description == f"{case.description}\nthe handle came off as well"
+    assert (await crm.update_case(case.id, add_detail="")).description == detailed.description
 
 
 async def test_case_without_order_and_case_rules(crm):
