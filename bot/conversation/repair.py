@@ -40,13 +40,19 @@ DIGRESSION_INTENTS = frozenset({"faq", "request_human", "stop", "greet", "goodby
                                 "bot_challenge", "out_of_scope", "affirm", "deny", "praise",
                                 "suggest", "rate"})
 # Intents NLU gives a problem report it did not recognise as one.
-# Intents whose own rules answer them inside a form.
-RULED_INTENTS = frozenset({"threaten_public", "insult"})
+# Intents whose own rules answer them inside a form (a digression, or a switch of task).
+RULED_INTENTS = frozenset({"greet", "goodbye", "thank", "bot_challenge", "out_of_scope", "faq",
+                           "threaten_public", "insult", "rate", "request_human", "stop",
+                           "praise", "suggest", "complain", "ask_order_status"})
 MISREAD_INTENTS = frozenset({"nlu_fallback", "praise", "out_of_scope", "inform", "suggest"})
 # An order that has not come (yet): a status question first, whatever the intent.
 LATE = re.compile(r"\b(?:late|delayed|overdue|supposed to (?:be here|arrive|come)|"
                   r"(?:not|never|hasn'?t|has not|didn'?t|still not) (?:here|arrived|come|came|"
                   r"turned up|shown up)|still waiting|where(?:'s| is)|when will)\b", re.IGNORECASE)
+# Something is wrong, in no particular category: the complaint form asks which.
+PROBLEM = re.compile(r"\b(?:(?:isn'?t|not|aint|ain'?t) (?:quite )?right|something'?s? (?:is )?wrong|"
+                     r"(?:a |an )?(?:problem|issue) with (?:it|my|the)|not happy with)\b",
+                     re.IGNORECASE)
 # Asking for a person in words NLU may not read as request_human ("ok yes get me a person",
 # "i'd rather talk to someone from your team").
 PERSON_WANTED = re.compile(
@@ -159,7 +165,7 @@ def after_rejection(view: TurnView) -> Optional[str]:
     Nothing else would answer (Rasa's core fallback would drop the message), so the
     question again, with an example and a way out.
     """
-    if view.intent in DIGRESSION_INTENTS or view.intent in RULED_INTENTS:
+    if view.intent in RULED_INTENTS:
         return None
     return "action_explain_question"
 
@@ -186,6 +192,9 @@ def _outside_form(view: TurnView) -> Optional[str]:
         return "action_note_second_need"
     if view.entities & ORDER_ENTITIES:
         return "complaint_form" if _is_complaint(view) else "verify_form"
+    if view.intent not in OWN_RULE_INTENTS and PROBLEM.search(view.text) and \
+            view.intent not in ("complain", "ask_order_status"):
+        return "complaint_form"  # "it's just not right": a problem, the form asks what kind
     if "issue_type" in view.entities and view.intent in MISREAD_INTENTS:
         # "my espresso machine leaks": a problem NLU did not read as one.
         return "complaint_form"

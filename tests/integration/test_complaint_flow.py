@@ -76,7 +76,7 @@ def test_hostile_order_numbers_are_rejected_cleanly(stack: Stack, hostile: str):
     who = f"hostile-{abs(hash(hostile)) % 10_000}"
     stack.say(who, "where is my order?")
     reply = joined(stack.say(who, hostile))
-    # Refused (or, when NLU reads it as another intent, simply asked again): the format
-    # hint comes back, nothing from the CRM does.
+    # Refused (or, when NLU reads it as another intent, answered and asked again): the format
+    # hint comes back, nothing from the CRM does (the brand's own addresses may).
     assert "RP-123456" in reply, reply
-    assert "Ada" not in reply and "@" not in reply and "RP-1000" not in reply
+    assert "Ada" not in reply and "@example." not in reply and "RP-1000" not in reply

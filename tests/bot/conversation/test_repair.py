@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.conversation.reading import read_message
-from bot.conversation.repair import TurnView, next_repair
+from bot.conversation.repair import TurnView, after_rejection, next_repair
 
 
 def view(text: str, intent: str = "nlu_fallback", entities: tuple[str, ...] = (),
@@ -138,3 +138,22 @@ def test_closing_asks_for_a_rating_then_says_goodbye() -> None:
 ])
 def test_ordinary_messages_are_left_to_the_rules(text: str, intent: str) -> None:
     assert next_repair(view(text, intent)) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("its just not right", "complaint_form"),
+    ("theres a problem with my order", "complaint_form"),
+    ("is that right?", None),
+])
+def test_something_wrong_in_no_category_starts_the_complaint(text: str, expected) -> None:
+    assert next_repair(view(text, "deny")) == expected
+
+
+@pytest.mark.parametrize("intent, expected", [
+    ("deny", "action_explain_question"), ("inform", "action_explain_question"),
+    ("nlu_fallback", "action_explain_question"), ("faq", None), ("request_human", None),
+    ("stop", None), ("bot_challenge", None),
+])
+def test_a_rejected_form_explains_unless_a_rule_answers(intent: str, expected) -> None:
+    assert after_rejection(view("its a big brown box", intent,
+                                active_loop="verify_form")) == expected

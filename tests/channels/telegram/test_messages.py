@@ -208,7 +208,7 @@ async def test_a_reply_over_4096_characters_is_split_on_paragraphs(channel, fake
 
 async def test_a_message_longer_than_the_guard_allows_gets_asked_to_shorten(
         channel, fake, scripted):
-    reply = await say(channel, fake, text_update(43, CHAT, "word " * 900))
+    reply = await say(channel, fake, text_update(43, CHAT, "word " * 2001))  # 10,005 > 10,000
 
     assert reply == ["That's a long message! Could you send it in shorter parts?"]
     assert scripted.seen == []
