@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.per_message import PerMessageComponent
 from bot.nlu.language import MAX_CHARS, detect_language, load_model
 
 LANGUAGE = "language"
@@ -25,7 +22,7 @@ LANGUAGE = "language"
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
 )
-class LanguageDetector(GraphComponent):
+class LanguageDetector(PerMessageComponent):
     """Adds `language: {code, confidence}` to every parsed message."""
 
     @staticmethod
@@ -37,26 +34,11 @@ class LanguageDetector(GraphComponent):
         return ["py3langid"]
 
     def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
         self._max_chars = int(config.get("max_chars", MAX_CHARS))
         load_model()
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "LanguageDetector":
-        return cls({**cls.get_default_config(), **config})
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text: Optional[str] = message.get(TEXT)
-            guess = detect_language((text or "")[:self._max_chars])
-            message.set(LANGUAGE, guess.as_dict(), add_to_output=True)
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        # Training needs no language; skipping it keeps `rasa train` fast.
-        return training_data
+    def process_message(self, message: Message) -> None:
+        text: Optional[str] = message.get(TEXT)
+        guess = detect_language((text or "")[:self._max_chars])
+        message.set(LANGUAGE, guess.as_dict(), add_to_output=True)

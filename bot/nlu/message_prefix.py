@@ -10,15 +10,13 @@ so the complaint form and the exchange log still get every word.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.per_message import PerMessageComponent
 
 
 def bounded_prefix(text: str, max_chars: int) -> str:
@@ -33,7 +31,7 @@ def bounded_prefix(text: str, max_chars: int) -> str:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
 )
-class MessagePrefix(GraphComponent):
+class MessagePrefix(PerMessageComponent):
     """Cuts each message's text to a bounded prefix before the rest of the NLU pipeline."""
 
     @staticmethod
@@ -41,19 +39,10 @@ class MessagePrefix(GraphComponent):
         return {"max_chars": 1000}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
         self._max_chars = int(config.get("max_chars", 1000))
 
-    @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "MessagePrefix":
-        return cls({**cls.get_default_config(), **config})
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text: Optional[str] = message.get(TEXT)
-            if text and len(text) > self._max_chars:
-                message.set(TEXT, bounded_prefix(text, self._max_chars))
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
+    def process_message(self, message: Message) -> None:
+        text: Optional[str] = message.get(TEXT)
+        if text and len(text) > self._max_chars:
+            message.set(TEXT, bounded_prefix(text, self._max_chars))

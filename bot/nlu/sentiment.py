@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from bot.nlu.per_message import PerMessageComponent
 
 SENTIMENT = "sentiment"
 
@@ -40,7 +38,7 @@ def score_text(analyzer: SentimentIntensityAnalyzer, text: str, max_chars: int) 
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
 )
-class SentimentAnalyzer(GraphComponent):
+class SentimentAnalyzer(PerMessageComponent):
     """Adds `sentiment: {compound, label}` to every parsed message."""
 
     @staticmethod
@@ -52,26 +50,11 @@ class SentimentAnalyzer(GraphComponent):
         return ["vaderSentiment"]
 
     def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
         self._max_chars = int(config.get("max_chars", 2000))
         self._analyzer = SentimentIntensityAnalyzer()
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "SentimentAnalyzer":
-        return cls({**cls.get_default_config(), **config})
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        for message in messages:
-            text: Optional[str] = message.get(TEXT)
-            message.set(SENTIMENT, score_text(self._analyzer, text or "", self._max_chars),
-                        add_to_output=True)
-        return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        # Training needs no sentiment; skipping it keeps `rasa train` fast.
-        return training_data
+    def process_message(self, message: Message) -> None:
+        text: Optional[str] = message.get(TEXT)
+        message.set(SENTIMENT, score_text(self._analyzer, text or "", self._max_chars),
+                    add_to_output=True)
