@@ -138,6 +138,15 @@ async def attach_to_open_handoff(tracker: Tracker, case_id: str, note: str) -> b
     A hazard or a threat hands over before the complaint is collected; the case recorded
     afterwards belongs to that same handoff, not to a second one.
     """
+    return await _on_open_handoff(tracker, note, case_id)
+
+
+async def note_on_handoff(tracker: Tracker, note: str) -> bool:
+    """A note for the colleague on this conversation's open handoff (a callback time)."""
+    return await _on_open_handoff(tracker, note)
+
+
+async def _on_open_handoff(tracker: Tracker, note: str, case_id: Optional[str] = None) -> bool:
     handoff_id = tracker.get_slot("last_handoff")
     if not handoff_id:
         return False
@@ -145,10 +154,12 @@ async def attach_to_open_handoff(tracker: Tracker, case_id: str, note: str) -> b
         handoff = await desk().store.get(str(handoff_id))
         if handoff.state not in HANDED_OVER:
             return False
-        await desk().store.set_case(handoff.id, case_id)
+        if case_id:
+            await desk().store.set_case(handoff.id, case_id)
         await desk().store.add_note(handoff.id, None, note, "system")
     except (StoreUnavailable, LookupError, KeyError) as error:
-        logger.warning("could not attach case %s to handoff %s: %s", case_id, handoff_id, error)
+        logger.warning("could not update handoff %s for %s: %s", handoff_id,
+                       tracker.sender_id, error)
         return False
     return True
 

@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.complaints import REMEDY_NAMES
-from actions.handoff import hand_off
+from actions.handoff import hand_off, note_on_handoff
 from actions.tracker_events import asked_in_a_row, previous_bot_turn, user_events
 from bot.conversation.reading import read_message
 from bot.conversation.repair import NEED_LABELS, second_need
@@ -114,6 +114,22 @@ class ActionHandoffFromTask(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         events = [ActiveLoop(None), SlotSet("requested_slot", None)]
         return events + await hand_off(dispatcher, tracker, "customer asked for a person")
+
+
+class ActionNoteCallbackTime(Action):
+    """A time for the call, given after the handoff: on the handoff, for the colleague."""
+
+    def name(self) -> Text:
+        return "action_note_callback_time"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        reading = read_message(_latest_text(tracker))
+        when = reading.callback_time or "the time you gave"
+        note = f"callback wanted: {when}" + (f", on {reading.phone}" if reading.phone else "")
+        await note_on_handoff(tracker, note)
+        dispatcher.utter_message(response="utter_callback_noted", time=when)
+        return []
 
 
 class ActionRepeatLast(Action):

@@ -53,7 +53,7 @@ def test_rasa_data_validate_passes():
 def test_story_files_are_named_for_rasa_e2e():
     """`--e2e` (and plain `rasa test`) only read story files named test_*."""
     names = sorted(path.name for path in STORIES.glob("*.yml"))
-    assert names == ["test_basics.yml", "test_complaints.yml", "test_orders.yml"]
+    assert names == ["test_basics.yml", "test_complaints.yml", "test_orders.yml", "test_repair.yml"]
 
 
 def test_every_customer_turn_carries_its_text():

@@ -44,6 +44,11 @@ DIGRESSION_INTENTS = frozenset({"faq", "request_human", "stop", "greet", "goodby
 RULED_INTENTS = frozenset({"greet", "goodbye", "thank", "bot_challenge", "out_of_scope", "faq",
                            "threaten_public", "insult", "rate", "request_human", "stop",
                            "praise", "suggest", "complain", "ask_order_status"})
+# Intents that say something else even with closing words ("bye" has its own rule).
+NOT_CLOSING = frozenset({"greet", "goodbye", "faq", "request_human", "threaten_public",
+                         "complain", "ask_order_status"})
+# The intents whose rules start a form: inside that same (rejected) form they have no answer.
+STARTS_FORM = {"complain": "complaint_form", "ask_order_status": "verify_form"}
 MISREAD_INTENTS = frozenset({"nlu_fallback", "praise", "out_of_scope", "inform", "suggest"})
 # An order that has not come (yet): a status question first, whatever the intent.
 LATE = re.compile(r"\b(?:late|delayed|overdue|supposed to (?:be here|arrive|come)|"
@@ -165,7 +170,8 @@ def after_rejection(view: TurnView) -> Optional[str]:
     Nothing else would answer (Rasa's core fallback would drop the message), so the
     question again, with an example and a way out.
     """
-    if view.intent in RULED_INTENTS:
+    starts_this_form = STARTS_FORM.get(view.intent) == view.active_loop
+    if view.intent in RULED_INTENTS and not starts_this_form:
         return None
     return "action_explain_question"
 
@@ -182,6 +188,8 @@ def _outside_form(view: TurnView) -> Optional[str]:
         return "action_handoff"  # "can someone just call me?": a person, with the time noted
     if reading.start_over:
         return "action_stop_task"
+    if reading.closing and view.intent not in NOT_CLOSING and not view.asked_rating:
+        return "action_close_conversation"  # "perfect, no more questions": a rating first
     if view.intent == "faq" and view.faq_answer and _has_first_need(view):
         # Two needs: the order (or the problem) first; the question is kept for afterwards.
         return "action_note_second_need"
@@ -200,8 +208,12 @@ def _outside_form(view: TurnView) -> Optional[str]:
         return "complaint_form"
     if reading.process_question == "order_number_help":
         return PROCESS_RESPONSES["order_number_help"]
-    if reading.closing and view.intent not in ("greet", "goodbye") and not view.asked_rating:
-        return "action_close_conversation"
+    if reading.callback_time:
+        return "action_note_callback_time"  # "friday between 2 and 4": noted for the call
+    if view.intent == "nlu_fallback":
+        known = [NEED_ANSWERS[need] for need in reading.other_needs if need in NEED_ANSWERS]
+        if len(known) == 1:
+            return known[0]  # not understood as a whole, but plainly about returns or refunds
     if reading.closing and view.asked_rating and view.intent != "goodbye":
         return "utter_goodbye"
     return None

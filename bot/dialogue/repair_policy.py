@@ -28,7 +28,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.conversation.identity import find_contact, find_order_number
 from bot.conversation.reading import read_message
 from bot.conversation.repair import (
-    ENGLISH, PROCESS_RESPONSES, TurnView, after_rejection, first_form, next_repair,
+    ENGLISH, NEED_ANSWERS, PROCESS_RESPONSES, TurnView, after_rejection, first_form,
+    next_repair,
 )
 
 RATING_PROMPTS = frozenset({"utter_ask_rating", "utter_rating_invalid"})
@@ -39,8 +40,8 @@ LISTEN_AFTER = frozenset({
     "action_accept_remedy", "action_confirm_resolution", "action_handoff",
     "action_handoff_declined", "action_decline_complaint", "utter_goodbye",
     "action_handoff_from_task", "action_public_escalation", "action_repeat_last",
-    "action_return_to_need", "action_counter_offer",
-    *PROCESS_RESPONSES.values(),
+    "action_return_to_need", "action_counter_offer", "action_note_callback_time",
+    *PROCESS_RESPONSES.values(), *NEED_ANSWERS.values(),
 })
 # Repair actions that lead into a form (None: the form depends on the message).
 FORM_AFTER = {"action_safety_first": "complaint_form", "action_public_escalation": "complaint_form",

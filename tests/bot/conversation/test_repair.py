@@ -157,3 +157,8 @@ def test_something_wrong_in_no_category_starts_the_complaint(text: str, expected
 def test_a_rejected_form_explains_unless_a_rule_answers(intent: str, expected) -> None:
     assert after_rejection(view("its a big brown box", intent,
                                 active_loop="verify_form")) == expected
+
+
+def test_a_message_not_understood_but_plainly_about_refunds_gets_that_answer() -> None:
+    assert next_repair(view("and how long till i get the money back", "nlu_fallback")) == \
+        "utter_faq/refund_timing"
