@@ -110,11 +110,28 @@ def answers_the_question(tracker: Tracker) -> bool:
 
 
 def _said_earlier(tracker: Tracker, find: Callable[[str], Optional[str]],
-                  messages: int = 6) -> Optional[str]:
-    """What the customer gave in one of their last few messages, before the form asked."""
-    users = [e for e in tracker.events if e.get("event") == "user"][-messages - 1:-1]
-    for event in reversed(users):
-        found = find(str(event.get("text") or ""))
+                  messages: int = 6, past_other_forms: bool = False) -> Optional[str]:
+    """What the customer gave before this form started, in their last few messages.
+
+    Only when the form is starting. A contact only back to the previous form, so one that
+    failed to match is never tried again; an order number also from earlier forms (the order
+    they were talking about; its owner is still checked).
+    """
+    if tracker.get_slot("requested_slot") is not None:
+        return None
+    earlier: List[str] = []
+    seen_latest = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and seen_latest and not past_other_forms:
+            break  # a form before this one: what it asked for is not picked up again
+        if event.get("event") == "user":
+            if seen_latest:
+                earlier.append(str(event.get("text") or ""))
+            seen_latest = True
+            if len(earlier) >= messages:
+                break
+    for text in earlier:
+        found = find(text)
         if found:
             return found
     return None
@@ -209,7 +226,7 @@ class VerifiedOrderForm(FormValidationAction, ABC):
         if number is None and tracker.get_slot("requested_slot") == "order_number":
             number = find_order_number(text, bare_digits=True)
         if number is None and not tracker.get_slot("order_number"):
-            number = _said_earlier(tracker, find_order_number)
+            number = _said_earlier(tracker, find_order_number, past_other_forms=True)
         if number is None or number == tracker.get_slot("order_number"):
             return {}
         return {"order_number": number}

@@ -270,3 +270,34 @@ def test_the_client_is_as_specific_as_the_channel_can_tell(channel, sender, meta
 
     tracker = make_tracker(text="x", channel=channel, sender=sender, metadata=metadata or None)
     assert client_of(tracker) == expected
+
+
+async def test_details_from_before_the_form_are_used_but_never_a_failed_contact_again(use_crm):
+    history = [{"event": "user", "text": "Bonjour, où est RP-100001 ?", "parse_data": {}}]
+    starting = make_tracker(text="ok in english then, my email is ada@example.com",
+                            intent="provide_email", history=history)
+    _, events = await run_form(starting)
+    assert slot_events(events)["customer_verified"] is True  # the number came earlier
+    failed_before = [{"event": "user", "text": "eve@example.com", "parse_data": {}},
+                     {"event": "active_loop", "name": None}]
+    restarted = make_tracker(text="where is RP-100001", intent="ask_order_status",
+                             history=failed_before)
+    dispatcher, events = await run_form(restarted)
+    assert "order_contact" not in slot_events(events) and responses(dispatcher) == []
+    mid_form = make_tracker(text="hmm let me look", intent="inform",
+                            history=[{"event": "user", "text": "eve@example.com",
+                                      "parse_data": {}}],
+                            slots={"order_number": "RP-100001",
+                                   "requested_slot": "order_contact"})
+    _, events = await run_form(mid_form)
+    assert slot_events(events).get("order_contact") != "eve@example.com"
+
+
+async def test_the_forms_own_activation_does_not_hide_what_was_said_before(use_crm):
+    history = [{"event": "user", "text": "is RP-100001 on its way", "parse_data": {}},
+               {"event": "bot", "text": "Je suis désolé…"}]
+    tracker = make_tracker(text="my email is ada@example.com", intent="provide_email",
+                           history=history)
+    tracker.events.append({"event": "active_loop", "name": "verify_form"})  # as Rasa logs it
+    _, events = await run_form(tracker)
+    assert slot_events(events)["customer_verified"] is True
