@@ -17,7 +17,9 @@ from actions.handoff import attach_to_open_handoff, hand_off
 from actions.identity import (
     VerifiedOrderForm, answers_the_question, channel_of, unverified_events,
 )
-from actions.tracker_events import asked_in_a_row, latest, understood, user_events, user_intents
+from actions.tracker_events import (
+    STICKY_MESSAGES, asked_in_a_row, latest, sticky_signals, understood, user_events, user_intents,
+)
 from bot.conversation.identity import find_contact, find_order_number
 from bot.conversation.repair import DIGRESSION_INTENTS
 from bot.conversation.reading import read_message
@@ -33,7 +35,6 @@ OTHER_ISSUE = "other"
 HAZARD_ISSUE = "poor_quality"
 ISSUE_ASKS = ("utter_ask_issue_type", "utter_ask_issue_type_again")
 CORRECTION = re.compile(r"\b(?:no|not|actually|wait|sorry|i mean|i meant|rather)\b", re.IGNORECASE)
-STICKY_MESSAGES = 30
 REMEDY_NAMES = {"refund": "refund", "replacement": "replacement", "voucher": "voucher",
                 "callback": "call back from a colleague"}
 _AMOUNT = re.compile(r"(\d{1,7}(?:[.,]\d{1,2})?)")
@@ -81,7 +82,7 @@ def build_report(tracker: Tracker) -> ComplaintReport:
     # Signals are sticky: a threat, anger or a hazard in any turn of the conversation counts.
     everything = user_events(tracker)[-STICKY_MESSAGES:]
     sentiments = [understood(e).sentiment for e in everything]
-    readings = [read_message(str(e.get("text") or "")) for e in everything]
+    signals = sticky_signals(tracker)
     return ComplaintReport(
         conversation_id=tracker.sender_id,
         channel=channel_of(tracker),
@@ -91,10 +92,9 @@ def build_report(tracker: Tracker) -> ComplaintReport:
         description=tracker.get_slot("complaint_description") or "",
         texts=tuple(str(e.get("text") or "")[:2000] for e in everything),
         sentiment=most_negative(0.0 if s is None else s for s in sentiments),
-        threatened_public="threaten_public" in intents or any(r.public_threat for r in readings),
+        threatened_public="threaten_public" in intents or signals.public_threat,
         insulted="insult" in intents,
-        hazard=tracker.get_slot("safety_hazard") or next(
-            (r.hazard for r in readings if r.hazard), None),
+        hazard=tracker.get_slot("safety_hazard") or signals.hazard,
         amount_mentioned=_amount(messages),
     )
 

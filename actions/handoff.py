@@ -20,8 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.identity import channel_of, client_of
-from actions.tracker_events import latest, user_events, user_intents
-from bot.conversation.reading import read_message
+from actions.tracker_events import latest, sticky_signals, user_intents
 from bot.handoff.intake import HandoffIntake, HandoffRequest, NoAgent, Queued
 from bot.conversation.handoff_limits import LIMIT_REPLY, HandoffLimiter
 from bot.handoff.priority import describe_wait
@@ -69,16 +68,14 @@ def use_desk(replacement: Optional[HandoffIntake]) -> None:
 def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None,
                     severity: Optional[str] = None) -> HandoffRequest:
     verified = bool(tracker.get_slot("customer_verified"))
-    # Signals are sticky: a threat or strong anger in any turn counts, whatever path followed.
-    readings = [read_message(str(e.get("text") or "")) for e in user_events(tracker)[-30:]]
-    angry = any(reading.strong_anger for reading in readings)
+    signals = sticky_signals(tracker)
     return HandoffRequest(
         conversation_id=tracker.sender_id, channel=channel_of(tracker), reason=reason,
         events=list(tracker.events), slots=dict(tracker.slots),
         case_id=case_id or (tracker.get_slot("case_id") if verified else None),
-        severity=severity or (ANGRY_SEVERITY if angry else None),
+        severity=severity or (ANGRY_SEVERITY if signals.strong_anger else None),
         public_risk=PUBLIC_INTENT in user_intents(tracker) or "public" in reason.lower()
-        or any(reading.public_threat for reading in readings),
+        or signals.public_threat,
     )
 
 

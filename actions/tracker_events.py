@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from rasa_sdk import Tracker
 
 from bot.conversation.identity import find_contact, find_order_number
+from bot.conversation.reading import read_message
 
 Event = Dict[str, Any]
 
@@ -87,6 +88,29 @@ def asked_in_a_row(tracker: Tracker, asks: Iterable[str]) -> int:
         elif kind == "active_loop" and not event.get("name"):
             break  # a form ended: what came before was another task
     return count
+
+
+STICKY_MESSAGES = 30
+
+
+@dataclass(frozen=True)
+class StickySignals:
+    """What any of the customer's recent messages said: it counts whatever path followed."""
+
+    public_threat: bool = False
+    strong_anger: bool = False
+    hazard: Optional[str] = None
+
+
+def sticky_signals(tracker: Tracker) -> StickySignals:
+    """A threat, strong anger or a hazard in any of the last `STICKY_MESSAGES` messages."""
+    readings = [read_message(str(e.get("text") or ""))
+                for e in user_events(tracker)[-STICKY_MESSAGES:]]
+    return StickySignals(
+        public_threat=any(r.public_threat for r in readings),
+        strong_anger=any(r.strong_anger for r in readings),
+        hazard=next((r.hazard for r in readings if r.hazard), None),
+    )
 
 
 def entity_names(tracker: Tracker) -> frozenset[str]:

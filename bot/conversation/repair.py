@@ -200,8 +200,7 @@ def _outside_form(view: TurnView) -> Optional[str]:
         return "action_note_second_need"
     if view.entities & ORDER_ENTITIES:
         return "complaint_form" if _is_complaint(view) else "verify_form"
-    if view.intent not in OWN_RULE_INTENTS and PROBLEM.search(view.text) and \
-            view.intent not in ("complain", "ask_order_status"):
+    if PROBLEM.search(view.text) and view.intent not in ("complain", "ask_order_status"):
         return "complaint_form"  # "it's just not right": a problem, the form asks what kind
     if "issue_type" in view.entities and view.intent in MISREAD_INTENTS:
         # "my espresso machine leaks": a problem NLU did not read as one.

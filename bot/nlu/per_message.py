@@ -7,6 +7,7 @@ the same for all of them, so a component only says what it does to one message.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -32,9 +33,9 @@ class PerMessageComponent(GraphComponent):
             self.process_message(message)
         return messages
 
+    @abstractmethod
     def process_message(self, message: Message) -> None:
         """What the component does to one message (sets an output, or trims the text)."""
-        raise NotImplementedError
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         # Training needs none of it; skipping it keeps `rasa train` fast.
