@@ -13,6 +13,7 @@
     │   ├── RasaApiError          bot/hub/rasa_api.py: Rasa's HTTP API
     │   │   └── RasaUnavailable
     │   └── DeliveryFailed        bot/channel_registry.py: a message to a customer's app
+    ├── StaticEmbeddingsError     bot/nlu/static_embeddings.py: WordLlama's files missing/damaged
     └── CliError, SupervisorError, TrainingError   bot/ops: a command could not do its job
 
 Errors that were a ValueError or RuntimeError before the tree stay one (second base), so

@@ -36,6 +36,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_RABBITMQ_URL | (none: the hub reads the SQL broker); amqp://127.0.0.1:5672/ (scale) | `amqp://user:password@host:port/` of the RabbitMQ Rasa's broker publishes to (endpoints.scale.yml); the hub then consumes it and reconciles from the tracker store; `rapport run` hands Rasa its parts as RAPPORT_RABBITMQ_HOST, _PORT, _USER, _PASSWORD |
 | RAPPORT_ENDPOINTS | endpoints.yml | Rasa endpoints file (endpoints.scale.yml to scale out) |
 | RAPPORT_TRAIN_EPOCHS_SCALE | 1.0 | multiplies epochs in config.yml (tests train faster) |
+| RAPPORT_STATIC_EMBEDDINGS_DIR | $XDG_CACHE_HOME/rapport/wordllama (~/.cache/...) | WordLlama's token table and tokenizer for the intent classifier, fetched once by `rapport nlp build` or the first training (bot/nlu/static_embeddings.py); shared by every checkout and var/ of the user |
 | RAPPORT_MAX_MESSAGE_CHARS | 10000 | longer customer messages are refused with a clear answer (NLU reads the first 1,000) |
 | RAPPORT_REST_TOKENS | (none: REST refuses every client) | REST integrations and their bearer tokens (secrets), `name=token,other=token2`; tokens of 24+ characters |
 | RAPPORT_LOG_LEVEL | INFO | log level of the services |
@@ -167,6 +168,7 @@ class Settings:
     redis_url: Optional[str] = None
     rabbitmq_queue: str = "rapport_exchange_log"
     train_epochs_scale: float = 1.0
+    static_embeddings_dir: Path = Path.home() / ".cache" / "rapport" / "wordllama"
     max_message_chars: int = 10000
     rest_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, token)
     log_level: str = "INFO"
@@ -243,6 +245,10 @@ class Settings:
                 scaleout.DEFAULT_REDIS_URL if scale else None),
             rabbitmq_queue=env.get("RAPPORT_RABBITMQ_QUEUE") or scaleout.DEFAULT_QUEUE,
             train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
+            static_embeddings_dir=Path(
+                env.get("RAPPORT_STATIC_EMBEDDINGS_DIR")
+                or Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rapport"
+                / "wordllama").resolve(),
             max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 10000),
             rest_tokens=_rest_tokens(env.get("RAPPORT_REST_TOKENS") or ""),
             log_level=(env.get("RAPPORT_LOG_LEVEL") or "INFO").upper(),

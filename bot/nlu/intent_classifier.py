@@ -3,7 +3,9 @@
 Why not DIET: on 2 cores DIET needs hours for BANKING77 (per-token sequence features); this
 sentence-level model trains in well under a minute and is more accurate (see DESIGN.md, "NLU
 speed", and benchmarks/nlu_banking77.py). It computes its own features from the raw text, so
-it needs no Rasa featurizer (nor even a tokenizer) before it.
+it needs no Rasa featurizer (nor even a tokenizer) before it. With `static_embeddings` set,
+the mean of WordLlama's static token vectors (bot/nlu/static_embeddings.py) is appended to the
+n-grams, so words never seen in training still count by their meaning.
 
 Confidences are calibrated by temperature scaling: a copy of the model is trained on 90% of
 the examples (stratified), the temperature is fitted on the other 10%, and the final model is
@@ -15,9 +17,11 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple, Type
 
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -34,10 +38,12 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.calibration import fit_temperature, softmax, stratified_holdout
 from bot.nlu.sparse_mlp import MlpWeights, NgramFeaturizer, train_mlp
+from bot.nlu.static_embeddings import MeanTokenEmbedding
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE, META_FILE, FORMAT_VERSION = "weights.npz", "meta.json", 1
+TOKENIZER_FILE, TABLE_ARRAY = "tokenizer.json", "embedding_table"
 FEATURE_KEYS = ("word_ngram_range", "char_analyzer", "char_ngram_range", "min_df",
                 "max_features", "max_text_chars")
 
@@ -50,14 +56,28 @@ class _Model:
     weights: MlpWeights
     intents: List[str]
     temperature: float
+    embedding: Optional[MeanTokenEmbedding] = None
+    embedding_weight: float = 0.0
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated class probabilities; uniform for a text with no known n-gram at all
         (empty, only unseen symbols): no evidence should mean low confidence (-> fallback)."""
-        features = self.featurizer.transform(texts)
+        texts = self.featurizer.clip(texts)
+        ngrams = self.featurizer.transform(texts)
+        features = with_embeddings(ngrams, self.embedding, self.embedding_weight, texts)
         probabilities = softmax(self.weights.logits(features), self.temperature)
-        probabilities[features.getnnz(axis=1) == 0] = 1.0 / len(self.intents)
+        probabilities[ngrams.getnnz(axis=1) == 0] = 1.0 / len(self.intents)
         return probabilities
+
+
+def with_embeddings(ngrams: sp.csr_matrix, embedding: Optional[MeanTokenEmbedding],
+                    weight: float, texts: Sequence[str],
+                    dense: Optional[np.ndarray] = None) -> sp.csr_matrix:
+    """The n-gram features, with the texts' mean token embedding (times `weight`) appended."""
+    if embedding is None or weight <= 0:
+        return ngrams
+    dense = embedding(texts) if dense is None else dense
+    return sp.hstack([ngrams, sp.csr_matrix(dense * weight)], format="csr", dtype=np.float32)
 
 
 @DefaultV1Recipe.register(
@@ -87,6 +107,11 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
             "min_df": 2,  # n-grams seen in fewer training texts are dropped
             "max_features": None,  # cap per vectorizer (most frequent kept)
             "max_text_chars": 2000,  # longer messages are cut: a 100 KB paste costs no more
+            # WordLlama's token table and tokenizer (bot/nlu/static_embeddings.py): true (the
+            # directory in Rapport's settings), a directory, or None for n-grams only; the
+            # trained model keeps its own copy
+            "static_embeddings": None,
+            "static_embedding_weight": 2.0,  # the dense block's scale next to the n-grams
             # model
             "hidden_units": 256,
             "epochs": 6,
@@ -125,6 +150,8 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
             problems.append("input_dropout must be in [0, 1)")
         if not 0.0 <= float(config["calibration_holdout"]) < 0.5:
             problems.append("calibration_holdout must be in [0, 0.5)")
+        if float(config["static_embedding_weight"]) < 0:
+            problems.append("static_embedding_weight must be >= 0")
         if config["weights_dtype"] not in ("float16", "float32"):
             problems.append("weights_dtype must be 'float16' or 'float32'")
         for key in ("hidden_units", "epochs", "batch_size", "max_text_chars"):
@@ -148,25 +175,33 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
         if not examples:
             logger.warning("SparseMlpIntentClassifier: no intent examples, nothing to train.")
             return self._resource
-        texts = [m.get(TEXT) or "" for m in examples]
+        limit = int(self.config["max_text_chars"])
+        texts = [(m.get(TEXT) or "")[:limit] for m in examples]
         intents = sorted({str(m.get(INTENT)) for m in examples})
         index = {intent: i for i, intent in enumerate(intents)}
         labels = np.array([index[str(m.get(INTENT))] for m in examples], dtype=np.int64)
+        embedding = self._embedding()
+        dense = embedding(texts) if embedding is not None else None
 
         holdout_split = self._holdout_split(labels, len(intents))
         # One BLAS thread per fit: results do not depend on the machine's core count, and the
         # two fits (calibration copy and final model) use the two cores side by side.
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(2) as pool:
-            final = pool.submit(self._fit, texts, labels, len(intents))
+            final = pool.submit(self._fit, texts, labels, len(intents), embedding, dense)
             temperature = 1.0
             if holdout_split is not None:
                 train_rows, held_rows = holdout_split
-                featurizer, weights = self._fit([texts[i] for i in train_rows],
-                                                labels[train_rows], len(intents))
-                held_logits = weights.logits(featurizer.transform([texts[i] for i in held_rows]))
-                temperature = fit_temperature(held_logits, labels[held_rows])
+                featurizer, weights = self._fit(
+                    [texts[i] for i in train_rows], labels[train_rows], len(intents), embedding,
+                    None if dense is None else dense[train_rows])
+                held_texts = [texts[i] for i in held_rows]
+                held_features = with_embeddings(
+                    featurizer.transform(held_texts), embedding, self._embedding_weight,
+                    held_texts, None if dense is None else dense[held_rows])
+                temperature = fit_temperature(weights.logits(held_features), labels[held_rows])
             featurizer, weights = final.result()
-        self._model = _Model(featurizer, weights, intents, temperature)
+        self._model = _Model(featurizer, weights, intents, temperature, embedding,
+                             self._embedding_weight if embedding is not None else 0.0)
         logger.info(f"SparseMlpIntentClassifier: {len(examples)} examples, {len(intents)} "
                     f"intents, {featurizer.n_features} n-grams, temperature {temperature:.3f}.")
         self.persist()
@@ -184,10 +219,31 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
             return None
         return train_rows, held_rows
 
-    def _fit(self, texts: Sequence[str], labels: np.ndarray,
-             n_classes: int) -> Tuple[NgramFeaturizer, MlpWeights]:
+    @property
+    def _embedding_weight(self) -> float:
+        return float(self.config["static_embedding_weight"])
+
+    def _embedding(self) -> Optional[MeanTokenEmbedding]:
+        """The configured token embeddings, read from their directory; None when off.
+
+        `true` means the directory in Rapport's settings (RAPPORT_STATIC_EMBEDDINGS_DIR):
+        where the files live is a machine's setting, not content of config.yml.
+        """
+        directory = self.config["static_embeddings"]
+        if not directory or self._embedding_weight <= 0:
+            return None
+        if directory is True:
+            from bot.settings import Settings
+
+            directory = Settings.from_env().static_embeddings_dir
+        return MeanTokenEmbedding.from_directory(Path(directory))
+
+    def _fit(self, texts: Sequence[str], labels: np.ndarray, n_classes: int,
+             embedding: Optional[MeanTokenEmbedding] = None,
+             dense: Optional[np.ndarray] = None) -> Tuple[NgramFeaturizer, MlpWeights]:
         featurizer = NgramFeaturizer({k: self.config[k] for k in FEATURE_KEYS})
-        features = featurizer.fit_transform(texts)
+        features = with_embeddings(featurizer.fit_transform(texts), embedding,
+                                   self._embedding_weight, texts, dense)
         c = self.config
         weights = train_mlp(
             features, labels, n_classes, hidden_units=int(c["hidden_units"]),
@@ -224,10 +280,14 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
         state = model.featurizer.to_state()
         meta = {"format_version": FORMAT_VERSION, "intents": model.intents,
                 "temperature": model.temperature, "feature_config": model.featurizer.config,
-                "vocabulary": state["vocabulary"]}
+                "vocabulary": state["vocabulary"], "embedding_weight": model.embedding_weight}
+        arrays = {**state["arrays"], **model.weights.to_arrays(self.config["weights_dtype"])}
         with self._model_storage.write_to(self._resource) as directory:
-            np.savez(directory / WEIGHTS_FILE, **state["arrays"],
-                     **model.weights.to_arrays(self.config["weights_dtype"]))
+            if model.embedding is not None:
+                arrays[TABLE_ARRAY] = model.embedding.table
+                (directory / TOKENIZER_FILE).write_text(model.embedding.tokenizer_json,
+                                                        encoding="utf-8")
+            np.savez(directory / WEIGHTS_FILE, **arrays)
             (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False),
                                                encoding="utf-8")
 
@@ -240,6 +300,11 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
                 meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
                 with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as npz:
                     arrays = {name: npz[name] for name in npz.files}
+                embedding = None
+                if TABLE_ARRAY in arrays:
+                    embedding = MeanTokenEmbedding(
+                        (directory / TOKENIZER_FILE).read_text(encoding="utf-8"),
+                        arrays[TABLE_ARRAY])
         except (ValueError, FileNotFoundError):
             logger.debug(f"SparseMlpIntentClassifier: no trained model in '{resource.name}'.")
             return cls(config, model_storage, resource)
@@ -248,5 +313,6 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
                 "SparseMlpIntentClassifier: model saved in an unknown format; retrain it.")
         featurizer = NgramFeaturizer.from_state(meta["feature_config"], meta["vocabulary"], arrays)
         model = _Model(featurizer, MlpWeights.from_arrays(arrays), meta["intents"],
-                       float(meta["temperature"]))
+                       float(meta["temperature"]), embedding,
+                       float(meta.get("embedding_weight") or 0.0) if embedding else 0.0)
         return cls(config, model_storage, resource, model)

@@ -46,13 +46,14 @@ class NgramFeaturizer:
             dtype=np.float32,
         )
 
-    def _clip(self, texts: Sequence[str]) -> List[str]:
+    def clip(self, texts: Sequence[str]) -> List[str]:
+        """The texts cut to `max_text_chars`: all any feature of a message reads."""
         limit = int(self.config["max_text_chars"])
         return [(text or "")[:limit] for text in texts]
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Learn vocabularies and IDF weights; rare n-grams are dropped unless data is tiny."""
-        texts = self._clip(texts)
+        texts = self.clip(texts)
         blocks = []
         for block in NGRAM_BLOCKS:
             # min_df=2 prunes one-off n-grams; a tiny data set may have none left, then keep all.
@@ -72,7 +73,7 @@ class NgramFeaturizer:
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Features of new texts; n-grams never seen in training are ignored."""
-        texts = self._clip(texts)
+        texts = self.clip(texts)
         blocks = [self._weight(v.transform(texts), self._idf[b])
                   for b, v in self._vectorizers.items()]
         return self._stack(blocks, len(texts))

@@ -45,8 +45,25 @@ def build_spacy_pipeline(settings: Settings, quiet: bool = False) -> None:
     _say(f"built spaCy pipeline: {settings.spacy_model_dir}")
 
 
+def fetch_static_embeddings(settings: Settings, quiet: bool = False) -> None:
+    """WordLlama's two files for the intent classifier, fetched once (pip, pinned, checked)."""
+    from bot.nlu.static_embeddings import StaticEmbeddingsError, fetch, is_fetched
+
+    directory = settings.static_embeddings_dir
+    if is_fetched(directory):
+        if not quiet:
+            _say(f"WordLlama embeddings are in place: {directory}")
+        return
+    try:
+        fetch(directory)
+    except StaticEmbeddingsError as error:
+        raise CliError(str(error)) from error
+    _say(f"fetched WordLlama embeddings: {directory}")
+
+
 def cmd_nlp_build(settings: Settings, args: argparse.Namespace) -> int:
     build_spacy_pipeline(settings, quiet=args.quiet)
+    fetch_static_embeddings(settings, quiet=args.quiet)
     return 0
 
 
@@ -266,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     nlp = sub.add_parser("nlp", help="the project's spaCy pipeline")
     nlp_sub = nlp.add_subparsers(dest="nlp_command", required=True)
-    build = nlp_sub.add_parser("build", help="build var/spacy/en_rapport from brand/")
+    build = nlp_sub.add_parser(
+        "build", help="build var/spacy/en_rapport from brand/; fetch WordLlama's embeddings")
     build.add_argument("--quiet", action="store_true")
     build.set_defaults(handler=cmd_nlp_build)
 

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 import yaml
 
 from bot.errors import RapportError
+from bot.nlu.static_embeddings import StaticEmbeddingsError, fetch as fetch_static_embeddings
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,12 @@ def training_config(config: dict[str, Any], settings: Settings) -> dict[str, Any
     return adjusted
 
 
+def uses_static_embeddings(config: dict[str, Any]) -> bool:
+    """Does a pipeline component of this Rasa config want WordLlama's token embeddings?"""
+    return any(isinstance(c, dict) and c.get("static_embeddings")
+               for c in config.get("pipeline") or [])
+
+
 def train(settings: Settings, *, force: bool = False) -> Path:
     """Train (unless a matching model exists) and return the model's path.
 
@@ -118,6 +125,11 @@ def train(settings: Settings, *, force: bool = False) -> Path:
 
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((settings.home / "config.yml").read_text(encoding="utf-8"))
+    if uses_static_embeddings(config):
+        try:
+            fetch_static_embeddings(settings.static_embeddings_dir)
+        except StaticEmbeddingsError as error:
+            raise TrainingError(str(error)) from error
     with tempfile.TemporaryDirectory() as tmp, \
             tempfile.TemporaryDirectory(prefix=".staging-", dir=settings.models_dir) as staging:
         config_path = Path(tmp) / "config.yml"
@@ -146,7 +158,8 @@ def train(settings: Settings, *, force: bool = False) -> Path:
 def training_env(settings: Settings) -> dict[str, str]:
     """The variables a child needs to compute the same model path and train the same model."""
     return {**settings.child_env(),
-            "RAPPORT_TRAIN_EPOCHS_SCALE": repr(settings.train_epochs_scale)}
+            "RAPPORT_TRAIN_EPOCHS_SCALE": repr(settings.train_epochs_scale),
+            "RAPPORT_STATIC_EMBEDDINGS_DIR": str(settings.static_embeddings_dir)}
 
 
 def train_in_child(settings: Settings, *, force: bool = False, grace: float = 10.0) -> Path:

@@ -5,6 +5,7 @@ accuracy, timing and calibration are measured by benchmarks/nlu_banking77.py, no
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -240,7 +241,8 @@ def test_no_intent_examples_leaves_messages_alone(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", [{"word_ngram_range": [2, 1]}, {"input_dropout": 1.0},
                                  {"char_analyzer": "bytes"}, {"weights_dtype": "int8"},
-                                 {"calibration_holdout": 0.6}, {"epochs": 0}])
+                                 {"calibration_holdout": 0.6}, {"epochs": 0},
+                                 {"static_embedding_weight": -1}])
 def test_bad_config_is_rejected(tmp_path: Path, bad: Dict) -> None:
     with pytest.raises(InvalidConfigException):
         SparseMlpIntentClassifier.create(bad, LocalModelStorage(tmp_path),
@@ -278,3 +280,75 @@ def test_ece_and_threshold_table() -> None:
     row: Optional[Dict] = threshold_table(confidences, correct, [0.7])[0]
     assert row == {"threshold": 0.7, "coverage": 0.5, "accuracy_accepted": 0.95,
                    "accuracy_rejected": 0.55}
+
+
+# --- with WordLlama's static token embeddings (config.yml's setting) ---------------------
+
+EMBEDDING_CONFIG = {**CONFIG, "static_embeddings": True}
+
+
+@pytest.fixture(scope="module")
+def embedded_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("intent-classifier-embedded")
+
+
+@pytest.fixture(scope="module")
+def embedded(embedded_path: Path) -> SparseMlpIntentClassifier:
+    return train(embedded_path, training_data(EXAMPLES), **EMBEDDING_CONFIG)
+
+
+@pytest.mark.parametrize("text,intent", PARAPHRASES)
+def test_embedded_predicts_held_out_paraphrases(embedded: SparseMlpIntentClassifier, text: str,
+                                                intent: str) -> None:
+    assert parse(embedded, text)[0].get("intent")["name"] == intent
+
+
+def test_embedded_model_carries_its_embeddings(embedded_path: Path,
+                                               embedded: SparseMlpIntentClassifier) -> None:
+    """A trained model loads without the fetched directory: no download at run time."""
+    with LocalModelStorage(embedded_path).read_from(Resource("intent_classifier")) as directory:
+        assert sorted(p.name for p in directory.iterdir()) == [
+            "meta.json", "tokenizer.json", "weights.npz"]
+        with np.load(directory / "weights.npz", allow_pickle=False) as arrays:
+            assert arrays["embedding_table"].shape == (32000, 256)
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from rasa.engine.graph import ExecutionContext, GraphSchema\n"
+        "from rasa.engine.storage.local_model_storage import LocalModelStorage\n"
+        "from rasa.engine.storage.resource import Resource\n"
+        "from rasa.shared.nlu.training_data.message import Message\n"
+        "from bot.nlu.intent_classifier import SparseMlpIntentClassifier as C\n"
+        "c = C.load({'ranking_length': 3, 'static_embeddings': True},\n"
+        "           LocalModelStorage(Path(sys.argv[1])),\n"
+        "           Resource('intent_classifier'), ExecutionContext(GraphSchema({}), 'm'))\n"
+        "m = c.process([Message(data={'text': 'ok cheerio then'})])[0]\n"
+        "print(json.dumps(m.get('intent_ranking')))\n"
+    )
+    env = {**os.environ, "RAPPORT_STATIC_EMBEDDINGS_DIR": str(embedded_path / "no")}
+    done = subprocess.run([sys.executable, "-c", script, str(embedded_path)], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (expected,) = parse(embedded, "ok cheerio then")
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ranking(expected)
+
+
+def test_embedded_reads_a_long_message_only_up_to_max_text_chars(
+        embedded: SparseMlpIntentClassifier) -> None:
+    limit = int(embedded.config["max_text_chars"])
+    head = ("where is my order " * 500)[:limit]
+    tail = head + " I want to talk to a human agent please" * 1_000
+    assert ranking(parse(embedded, tail)[0]) == ranking(parse(embedded, head)[0])
+
+
+def test_embedded_texts_without_known_ngrams_still_get_low_confidence(
+        embedded: SparseMlpIntentClassifier) -> None:
+    for message in parse(embedded, "", "😀🙈🔥"):
+        assert message.get("intent")["confidence"] == pytest.approx(1 / len(EXAMPLES))
+
+
+def test_missing_embeddings_stop_training_with_a_clear_error(tmp_path: Path) -> None:
+    from bot.nlu.static_embeddings import StaticEmbeddingsError
+
+    with pytest.raises(StaticEmbeddingsError, match="rapport nlp build"):
+        train(tmp_path, training_data(EXAMPLES), static_embeddings=str(tmp_path / "none"))
