@@ -19,6 +19,9 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
 NGRAM_BLOCKS = ("word", "char")
+# sklearn's default: words of two or more characters. Models saved before the pattern became
+# a setting were trained with it, so it stays the fallback when loading them.
+SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
 
 class NgramFeaturizer:
@@ -43,6 +46,7 @@ class NgramFeaturizer:
         return CountVectorizer(
             analyzer=analyzer, ngram_range=tuple(int(n) for n in ngram_range), lowercase=True,
             min_df=min_df, max_features=self.config["max_features"], vocabulary=vocabulary,
+            token_pattern=self.config.get("word_token_pattern", SKLEARN_TOKEN_PATTERN),
             dtype=np.float32,
         )
 
