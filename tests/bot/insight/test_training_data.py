@@ -81,21 +81,21 @@ def test_duplicates_placeholders_and_markup_are_skipped_with_reasons(home):
     basics = home / "data" / "nlu" / "basics.yml"
     greet_before = _examples(basics, "greet")
 
-    result = add_examples(home, "greet", ["hello", "HELLO   there", "Good Morning",
-                                          "hello there", "my address is [email]",
+    result = add_examples(home, "greet", ["hello", "HELLO   from Leeds", "Good Morning",
+                                          "hello from leeds", "my address is [email]",
                                           "order [RP-1](order_number)", "where is my order"],
                           validate=lambda path: [])
 
-    assert result.added == ("HELLO there",)
+    assert result.added == ("HELLO from Leeds",)
     assert [(s.text, s.reason) for s in result.skipped] == [
         ("hello", "already an example"),
         ("Good Morning", "already an example"),  # case and spacing do not make it new
-        ("hello there", "already an example"),  # the one just added
+        ("hello from leeds", "already an example"),  # the one just added
         ("my address is [email]", "contains redacted personal data"),
         ("order [RP-1](order_number)", "Rasa would read it as entity markup"),
         ("where is my order", "already an example of ask_order_status"),
     ]
-    assert _examples(basics, "greet") == greet_before + ["HELLO there"]
+    assert _examples(basics, "greet") == greet_before + ["HELLO from Leeds"]
 
 
 def test_nothing_new_writes_nothing_and_validates_nothing(home):
