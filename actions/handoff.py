@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 PUBLIC_INTENT = "threaten_public"
 HANDED_OVER = (*OPEN_STATES, CALLBACK)
 ANGRY_SEVERITY = "medium"  # strong anger with no complaint scored yet: not a routine wait
+# a public or legal threat goes to a senior colleague first, whichever path led to the handoff
+PUBLIC_THREAT_SEVERITY = "high"
 OTHER_LANGUAGE_OFFER = "action_other_language"
 _desk: Optional[HandoffIntake] = None
 _limiter: Optional[HandoffLimiter] = None
@@ -69,13 +71,15 @@ def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None
                     severity: Optional[str] = None) -> HandoffRequest:
     verified = bool(tracker.get_slot("customer_verified"))
     signals = sticky_signals(tracker)
+    public_risk = (PUBLIC_INTENT in user_intents(tracker) or "public" in reason.lower()
+                   or signals.public_threat)
     return HandoffRequest(
         conversation_id=tracker.sender_id, channel=channel_of(tracker), reason=reason,
         events=list(tracker.events), slots=dict(tracker.slots),
         case_id=case_id or (tracker.get_slot("case_id") if verified else None),
-        severity=severity or (ANGRY_SEVERITY if signals.strong_anger else None),
-        public_risk=PUBLIC_INTENT in user_intents(tracker) or "public" in reason.lower()
-        or signals.public_threat,
+        severity=severity or (PUBLIC_THREAT_SEVERITY if public_risk else None)
+        or (ANGRY_SEVERITY if signals.strong_anger else None),
+        public_risk=public_risk,
     )
 
 

@@ -114,6 +114,10 @@ async def test_a_public_threat_is_prioritised(desk, online):
     handoff = (await desk.store.open_handoffs())[0]
     assert handoff.reason == "public escalation risk" and handoff.public_risk
     assert dict(handoff.base.reasons)["may go public"] == 30
+    # the same weight as a threat read inside a complaint (action_public_escalation): a
+    # senior colleague first, even with no complaint case behind it
+    assert dict(handoff.base.reasons)["severity high"] == 45
+    assert handoff.base.band == "urgent"
 
 
 async def test_yes_to_a_person_after_not_being_understood(desk, online):
