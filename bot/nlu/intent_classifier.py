@@ -37,6 +37,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.calibration import fit_temperature, softmax, stratified_holdout
+from bot.nlu.letter_trigrams import LetterTrigrams
 from bot.nlu.sparse_mlp import MlpWeights, NgramFeaturizer, train_mlp
 from bot.nlu.static_embeddings import MeanTokenEmbedding
 
@@ -58,15 +59,25 @@ class _Model:
     temperature: float
     embedding: Optional[MeanTokenEmbedding] = None
     embedding_weight: float = 0.0
+    letters: Optional[LetterTrigrams] = None
+    min_letter_log_prob: float = float("-inf")
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Calibrated class probabilities; uniform for a text with no known n-gram at all
-        (empty, only unseen symbols): no evidence should mean low confidence (-> fallback)."""
+        """Calibrated class probabilities; uniform for a text without evidence: no known
+        n-gram at all (empty, only unseen symbols), or no known word and letters that read
+        like no language (a keyboard mash). No evidence should mean low confidence (->
+        fallback)."""
         texts = self.featurizer.clip(texts)
         ngrams = self.featurizer.transform(texts)
         features = with_embeddings(ngrams, self.embedding, self.embedding_weight, texts)
         probabilities = softmax(self.weights.logits(features), self.temperature)
-        probabilities[ngrams.getnnz(axis=1) == 0] = 1.0 / len(self.intents)
+        no_evidence = ngrams.getnnz(axis=1) == 0
+        if self.letters is not None:
+            for row in np.flatnonzero(self.featurizer.known_words(ngrams) == 0):
+                score = self.letters.mean_log_prob(texts[row])
+                if score is not None and score < self.min_letter_log_prob:
+                    no_evidence[row] = True
+        probabilities[no_evidence] = 1.0 / len(self.intents)
         return probabilities
 
 
@@ -114,6 +125,10 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
             # trained model keeps its own copy
             "static_embeddings": None,
             "static_embedding_weight": 2.0,  # the dense block's scale next to the n-grams
+            # a message with no known word whose letters score below this mean log
+            # probability (bot/nlu/letter_trigrams.py) reads as a keyboard mash: no evidence.
+            # Real words in the bot's data score above -3.5; None turns the check off
+            "min_letter_log_prob": -4.5,
             # model
             "hidden_units": 256,
             "epochs": 6,
@@ -203,8 +218,11 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
                     held_texts, None if dense is None else dense[held_rows])
                 temperature = fit_temperature(weights.logits(held_features), labels[held_rows])
             featurizer, weights = final.result()
+        threshold = self.config["min_letter_log_prob"]
         self._model = _Model(featurizer, weights, intents, temperature, embedding,
-                             self._embedding_weight if embedding is not None else 0.0)
+                             self._embedding_weight if embedding is not None else 0.0,
+                             LetterTrigrams.fit(texts) if threshold is not None else None,
+                             float(threshold) if threshold is not None else float("-inf"))
         logger.info(f"SparseMlpIntentClassifier: {len(examples)} examples, {len(intents)} "
                     f"intents, {featurizer.n_features} n-grams, temperature {temperature:.3f}.")
         self.persist()
@@ -283,7 +301,9 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
         state = model.featurizer.to_state()
         meta = {"format_version": FORMAT_VERSION, "intents": model.intents,
                 "temperature": model.temperature, "feature_config": model.featurizer.config,
-                "vocabulary": state["vocabulary"], "embedding_weight": model.embedding_weight}
+                "vocabulary": state["vocabulary"], "embedding_weight": model.embedding_weight,
+                "letter_trigrams": model.letters.to_state() if model.letters else None,
+                "min_letter_log_prob": model.min_letter_log_prob if model.letters else None}
         arrays = {**state["arrays"], **model.weights.to_arrays(self.config["weights_dtype"])}
         with self._model_storage.write_to(self._resource) as directory:
             if model.embedding is not None:
@@ -315,7 +335,10 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
             raise InvalidConfigException(
                 "SparseMlpIntentClassifier: model saved in an unknown format; retrain it.")
         featurizer = NgramFeaturizer.from_state(meta["feature_config"], meta["vocabulary"], arrays)
+        letters, threshold = meta.get("letter_trigrams"), meta.get("min_letter_log_prob")
         model = _Model(featurizer, MlpWeights.from_arrays(arrays), meta["intents"],
                        float(meta["temperature"]), embedding,
-                       float(meta.get("embedding_weight") or 0.0) if embedding else 0.0)
+                       float(meta.get("embedding_weight") or 0.0) if embedding else 0.0,
+                       LetterTrigrams(letters) if letters is not None else None,
+                       float("-inf") if threshold is None else float(threshold))
         return cls(config, model_storage, resource, model)

@@ -94,6 +94,12 @@ class NgramFeaturizer:
             return sp.csr_matrix((n_rows, 0), dtype=np.float32)
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
+    def known_words(self, features: sp.csr_matrix) -> np.ndarray:
+        """How many known word n-grams each row of `transform`'s output has (words come first)."""
+        if "word" not in self._vectorizers:
+            return np.zeros(features.shape[0], dtype=np.int64)
+        return features[:, :len(_vocabulary(self._vectorizers["word"]))].getnnz(axis=1)
+
     @property
     def n_features(self) -> int:
         return sum(len(_vocabulary(v)) for v in self._vectorizers.values())

@@ -352,3 +352,38 @@ def test_missing_embeddings_stop_training_with_a_clear_error(tmp_path: Path) -> 
 
     with pytest.raises(StaticEmbeddingsError, match="rapport nlp build"):
         train(tmp_path, training_data(EXAMPLES), static_embeddings=str(tmp_path / "none"))
+
+
+# --- keyboard mashes -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bot_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained on the bot's own NLU data: letter statistics need real text to mean anything."""
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    data = TrainingDataImporter.load_from_dict(
+        training_data_paths=[str(PROJECT / "data" / "nlu")],
+        domain_path=str(PROJECT / "domain.yml")).get_nlu_data()
+    path = tmp_path_factory.mktemp("intent-classifier-bot")
+    train(path, data, **CONFIG)
+    return path
+
+
+def test_a_keyboard_mash_gets_no_confidence(bot_path: Path) -> None:
+    """No known word and letters like no language: uniform, so FallbackClassifier asks again."""
+    classifier = load(bot_path, **CONFIG)
+    uniform = 1 / len(classifier._model.intents)
+    for message in parse(classifier, "qwpoe rtzu", "sdfsdf ewrwer lkjlkj"):
+        assert message.get("intent")["confidence"] == pytest.approx(uniform)
+    # typos, an unknown real word, a mash beside a known word: read as usual
+    for message in parse(classifier, "thankss", "Llanelli", "qwpoe rtzu where is my order"):
+        assert message.get("intent")["confidence"] > 3 * uniform
+
+
+def test_the_mash_check_can_be_turned_off(tmp_path: Path) -> None:
+    classifier = train(tmp_path, training_data(EXAMPLES), min_letter_log_prob=None)
+    (message,) = parse(classifier, "qwpoe rtzu")  # whatever the n-grams say, not overruled
+    assert message.get("intent")["confidence"] > 0
+    with LocalModelStorage(tmp_path).read_from(Resource("intent_classifier")) as directory:
+        assert json.loads((directory / "meta.json").read_text())["letter_trigrams"] is None
+    assert load(tmp_path)._model.letters is None
