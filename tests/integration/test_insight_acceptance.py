@@ -48,7 +48,9 @@ CARD = "4111 1111 1111 1111"  # passes the Luhn check
 FORBIDDEN = (EMAIL, PHONE, "447700900123", "7700 900123", "7700900123", CARD,
              "4111111111111111", "4111-1111-1111-1111")
 PII_MESSAGE = f"you can reach me on {PHONE}, I paid with card {CARD}"
-MISUNDERSTOOD = ("qwzx blarg fnord", "asdf qwerty zxcv", "blorp fizzbang wibble")
+# keyboard mashes: no known word, letters like no language (pseudo-English words such as
+# "blarg fnord" are read as the nearest intent; see bot/nlu/letter_trigrams.py)
+MISUNDERSTOOD = ("qwpoe rtzu", "sdfsdf ewrwer", "fdsa fdsa lkjlkj")
 WAIT_S = 60.0
 
 
