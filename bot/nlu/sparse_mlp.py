@@ -124,31 +124,68 @@ class NgramFeaturizer:
 
 @dataclass
 class MlpWeights:
-    """One hidden ReLU layer: logits = relu(x @ w1 + b1) @ w2 + b2."""
+    """One hidden ReLU layer, plus an optional linear term on the same features:
+    logits = relu(x @ w1 + b1) @ w2 + b2 [+ x @ lw + lb]."""
 
     w1: np.ndarray
     b1: np.ndarray
     w2: np.ndarray
     b2: np.ndarray
+    lw: Optional[np.ndarray] = None
+    lb: Optional[np.ndarray] = None
 
     def logits(self, features: sp.csr_matrix) -> np.ndarray:
         """Raw scores, one row per text (float32 compute: the weights are stored in float16)."""
         hidden = features @ self.w1 if features.shape[1] else np.zeros(
             (features.shape[0], self.b1.shape[0]), np.float32)
         hidden = np.maximum(np.asarray(hidden, dtype=np.float32) + self.b1, 0.0)
-        return hidden @ self.w2 + self.b2
+        scores = hidden @ self.w2 + self.b2
+        if self.lw is not None and features.shape[1]:
+            scores = scores + np.asarray(features @ self.lw, dtype=np.float32) + self.lb
+        return scores
+
+    def _names(self) -> tuple:
+        return ("w1", "b1", "w2", "b2") + (("lw", "lb") if self.lw is not None else ())
 
     def as_dtype(self, dtype: str) -> "MlpWeights":
         """Round the weights to the storage dtype and back, so trained == loaded, bit for bit."""
-        return MlpWeights(*(a.astype(dtype).astype(np.float32)
-                            for a in (self.w1, self.b1, self.w2, self.b2)))
+        return MlpWeights(**{n: getattr(self, n).astype(dtype).astype(np.float32)
+                             for n in self._names()})
 
     def to_arrays(self, dtype: str) -> Dict[str, np.ndarray]:
-        return {name: getattr(self, name).astype(dtype) for name in ("w1", "b1", "w2", "b2")}
+        return {name: getattr(self, name).astype(dtype) for name in self._names()}
 
     @classmethod
     def from_arrays(cls, arrays: Dict[str, np.ndarray]) -> "MlpWeights":
-        return cls(*(np.asarray(arrays[n], dtype=np.float32) for n in ("w1", "b1", "w2", "b2")))
+        names = ("w1", "b1", "w2", "b2") + (("lw", "lb") if "lw" in arrays else ())
+        return cls(**{n: np.asarray(arrays[n], dtype=np.float32) for n in names})
+
+
+def blend_linear_svm(weights: MlpWeights, features: sp.csr_matrix, labels: np.ndarray,
+                     n_classes: int, *, share: float, scale: float, c: float,
+                     seed: int) -> MlpWeights:
+    """The network's logits times (1 - share) plus a linear SVM's scores times share * scale.
+
+    Why: a max-margin linear model errs on other messages than the network; the blend was
+    0.2-0.3 points more accurate on BANKING77 and on the bot's own data (5 folds), at a few
+    seconds of training. Both weightings fold into the arrays: `logits` stays one pass.
+    """
+    from sklearn.svm import LinearSVC
+
+    present = np.unique(labels)
+    if share <= 0 or len(present) < 2 or features.shape[1] == 0:
+        return weights
+    svm = LinearSVC(C=c, random_state=seed, max_iter=5000).fit(features, labels)
+    coef, intercept = svm.coef_.astype(np.float32), svm.intercept_.astype(np.float32)
+    if len(present) == 2:  # one decision function: score the second class by it
+        coef = np.vstack([-coef / 2, coef / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2], np.float32)
+    lw = np.zeros((features.shape[1], n_classes), np.float32)
+    lb = np.zeros(n_classes, np.float32)
+    lw[:, present], lb[present] = coef.T, intercept
+    keep, add = 1.0 - share, share * scale
+    return MlpWeights(weights.w1, weights.b1, weights.w2 * keep, weights.b2 * keep,
+                      lw * add, lb * add)
 
 
 def train_mlp(features: sp.csr_matrix, labels: np.ndarray, n_classes: int, *,

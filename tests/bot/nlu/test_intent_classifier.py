@@ -241,7 +241,7 @@ def test_no_intent_examples_leaves_messages_alone(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", [{"word_ngram_range": [2, 1]}, {"input_dropout": 1.0},
                                  {"char_analyzer": "bytes"}, {"weights_dtype": "int8"},
-                                 {"calibration_holdout": 0.6}, {"epochs": 0},
+                                 {"calibration_holdout": 0.6}, {"epochs": 0}, {"linear_share": 1.0},
                                  {"static_embedding_weight": -1}])
 def test_bad_config_is_rejected(tmp_path: Path, bad: Dict) -> None:
     with pytest.raises(InvalidConfigException):
@@ -387,3 +387,26 @@ def test_the_mash_check_can_be_turned_off(tmp_path: Path) -> None:
     with LocalModelStorage(tmp_path).read_from(Resource("intent_classifier")) as directory:
         assert json.loads((directory / "meta.json").read_text())["letter_trigrams"] is None
     assert load(tmp_path)._model.letters is None
+
+
+# --- the linear SVM blended into the logits ------------------------------------------------
+
+def test_the_linear_blend_is_stored_and_can_be_turned_off(tmp_path: Path) -> None:
+    blended = train(tmp_path / "on", training_data(EXAMPLES))
+    plain = train(tmp_path / "off", training_data(EXAMPLES), linear_share=0.0)
+    for path, expected in ((tmp_path / "on", True), (tmp_path / "off", False)):
+        with LocalModelStorage(path).read_from(Resource("intent_classifier")) as directory:
+            with np.load(directory / "weights.npz", allow_pickle=False) as arrays:
+                assert ("lw" in arrays.files) is expected
+    for classifier in (blended, plain):
+        for text, intent in PARAPHRASES:
+            assert parse(classifier, text)[0].get("intent")["name"] == intent
+
+
+def test_two_intents_blend_the_svms_single_decision_function(tmp_path: Path) -> None:
+    two = {intent: EXAMPLES[intent] for intent in ("greet", "goodbye")}
+    classifier = train(tmp_path, training_data(two))
+    assert classifier._model.weights.lw.shape[1] == 2
+    for source in (classifier, load(tmp_path)):
+        assert parse(source, "hello, good morning")[0].get("intent")["name"] == "greet"
+        assert parse(source, "ok see you later, bye")[0].get("intent")["name"] == "goodbye"
