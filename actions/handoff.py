@@ -25,7 +25,8 @@ from bot.handoff.intake import HandoffIntake, HandoffRequest, NoAgent, Queued
 from bot.conversation.handoff_limits import LIMIT_REPLY, HandoffLimiter
 from bot.handoff.priority import describe_wait
 from bot.handoff.states import CALLBACK, OPEN_STATES
-from bot.errors import StoreUnavailable
+from bot.complaints.severity import DEFAULT_WEIGHTS
+from bot.errors import RapportError, StoreUnavailable
 from bot.nlu.language import LANGUAGE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,6 @@ logger = logging.getLogger(__name__)
 PUBLIC_INTENT = "threaten_public"
 HANDED_OVER = (*OPEN_STATES, CALLBACK)
 ANGRY_SEVERITY = "medium"  # strong anger with no complaint scored yet: not a routine wait
-# a public or legal threat goes to a senior colleague first, whichever path led to the handoff
-PUBLIC_THREAT_SEVERITY = "high"
 OTHER_LANGUAGE_OFFER = "action_other_language"
 _desk: Optional[HandoffIntake] = None
 _limiter: Optional[HandoffLimiter] = None
@@ -67,6 +66,16 @@ def use_desk(replacement: Optional[HandoffIntake]) -> None:
     _desk = replacement
 
 
+def public_threat_severity() -> str:
+    """The brand's floor for a public or legal threat (policies/resolution.yml, `severity:
+    escalation_floor`): a complaint case and a handoff without one weigh a threat alike."""
+    try:
+        return str(services.policy().severity_weights.escalation_floor)
+    except RapportError as error:  # a broken policy file: hand over at the default floor
+        logger.warning("no resolution policy for the threat's severity: %s", error)
+        return DEFAULT_WEIGHTS.escalation_floor
+
+
 def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None,
                     severity: Optional[str] = None) -> HandoffRequest:
     verified = bool(tracker.get_slot("customer_verified"))
@@ -77,7 +86,7 @@ def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None
         conversation_id=tracker.sender_id, channel=channel_of(tracker), reason=reason,
         events=list(tracker.events), slots=dict(tracker.slots),
         case_id=case_id or (tracker.get_slot("case_id") if verified else None),
-        severity=severity or (PUBLIC_THREAT_SEVERITY if public_risk else None)
+        severity=severity or (public_threat_severity() if public_risk else None)
         or (ANGRY_SEVERITY if signals.strong_anger else None),
         public_risk=public_risk,
     )

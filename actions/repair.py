@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.complaints import REMEDY_NAMES
-from actions.handoff import PUBLIC_THREAT_SEVERITY, hand_off, note_on_handoff
+from actions.handoff import hand_off, note_on_handoff, public_threat_severity
 from actions.tracker_events import asked_in_a_row, previous_bot_turn, user_events
 from bot.conversation.reading import read_message
 from bot.conversation.repair import NEED_LABELS, second_need
@@ -102,7 +102,7 @@ class ActionPublicEscalation(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         dispatcher.utter_message(response="utter_threat_acknowledged")
         return await escalate(dispatcher, tracker, "public escalation risk",
-                              severity=PUBLIC_THREAT_SEVERITY)
+                              severity=public_threat_severity())
 
 
 class ActionHandoffFromTask(Action):

@@ -73,6 +73,14 @@ from typing import Mapping, Optional
 from bot.errors import RapportError
 
 
+def _cache_dir(env: Mapping[str, str]) -> Path:
+    """RAPPORT_STATIC_EMBEDDINGS_DIR, else the user's cache (XDG_CACHE_HOME, else ~/.cache)."""
+    if env.get("RAPPORT_STATIC_EMBEDDINGS_DIR"):
+        return Path(env["RAPPORT_STATIC_EMBEDDINGS_DIR"]).resolve()
+    cache = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return (Path(cache) / "rapport" / "wordllama").resolve()
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "")
     if not raw:
@@ -168,7 +176,7 @@ class Settings:
     redis_url: Optional[str] = None
     rabbitmq_queue: str = "rapport_exchange_log"
     train_epochs_scale: float = 1.0
-    static_embeddings_dir: Path = Path.home() / ".cache" / "rapport" / "wordllama"
+    static_embeddings_dir: Path = field(default_factory=lambda: _cache_dir(os.environ))
     max_message_chars: int = 10000
     rest_tokens: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (name, token)
     log_level: str = "INFO"
@@ -245,10 +253,7 @@ class Settings:
                 scaleout.DEFAULT_REDIS_URL if scale else None),
             rabbitmq_queue=env.get("RAPPORT_RABBITMQ_QUEUE") or scaleout.DEFAULT_QUEUE,
             train_epochs_scale=_float(env, "RAPPORT_TRAIN_EPOCHS_SCALE", 1.0),
-            static_embeddings_dir=Path(
-                env.get("RAPPORT_STATIC_EMBEDDINGS_DIR")
-                or Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rapport"
-                / "wordllama").resolve(),
+            static_embeddings_dir=_cache_dir(env),
             max_message_chars=_int(env, "RAPPORT_MAX_MESSAGE_CHARS", 10000),
             rest_tokens=_rest_tokens(env.get("RAPPORT_REST_TOKENS") or ""),
             log_level=(env.get("RAPPORT_LOG_LEVEL") or "INFO").upper(),

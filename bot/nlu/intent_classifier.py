@@ -43,8 +43,11 @@ from bot.nlu.static_embeddings import MeanTokenEmbedding
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE, META_FILE, FORMAT_VERSION = "weights.npz", "meta.json", 1
-TOKENIZER_FILE, TABLE_ARRAY = "tokenizer.json", "embedding_table"
+# Version 2 adds the token embeddings, the linear blend and the letter model: code that reads
+# version 1 only must not load a version 2 model as if it were one.
+WEIGHTS_FILE, META_FILE, FORMAT_VERSION = "weights.npz", "meta.json", 2
+READABLE_VERSIONS = (1, 2)
+MODEL_TOKENIZER_FILE, TABLE_ARRAY = "tokenizer.json", "embedding_table"
 FEATURE_KEYS = ("word_ngram_range", "word_token_pattern", "char_analyzer", "char_ngram_range",
                 "min_df", "max_features", "max_text_chars")
 
@@ -175,6 +178,10 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
             problems.append("calibration_holdout must be in [0, 0.5)")
         if not 0.0 <= float(config["linear_share"]) < 1.0:
             problems.append("linear_share must be in [0, 1)")
+        if float(config["linear_c"]) <= 0 or float(config["linear_scale"]) < 0:
+            problems.append("linear_c must be > 0 and linear_scale >= 0")
+        if config["min_letter_log_prob"] is not None and float(config["min_letter_log_prob"]) > 0:
+            problems.append("min_letter_log_prob must be a log probability (<= 0) or null")
         if float(config["static_embedding_weight"]) < 0:
             problems.append("static_embedding_weight must be >= 0")
         if config["weights_dtype"] not in ("float16", "float32"):
@@ -312,13 +319,14 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
         meta = {"format_version": FORMAT_VERSION, "intents": model.intents,
                 "temperature": model.temperature, "feature_config": model.featurizer.config,
                 "vocabulary": state["vocabulary"], "embedding_weight": model.embedding_weight,
-                "letter_trigrams": model.letters.to_state() if model.letters else None,
-                "min_letter_log_prob": model.min_letter_log_prob if model.letters else None}
+                "letter_trigrams": model.letters.to_state() if model.letters is not None else None,
+                "min_letter_log_prob":
+                    model.min_letter_log_prob if model.letters is not None else None}
         arrays = {**state["arrays"], **model.weights.to_arrays(self.config["weights_dtype"])}
         with self._model_storage.write_to(self._resource) as directory:
             if model.embedding is not None:
                 arrays[TABLE_ARRAY] = model.embedding.table
-                (directory / TOKENIZER_FILE).write_text(model.embedding.tokenizer_json,
+                (directory / MODEL_TOKENIZER_FILE).write_text(model.embedding.tokenizer_json,
                                                         encoding="utf-8")
             np.savez(directory / WEIGHTS_FILE, **arrays)
             (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False),
@@ -333,17 +341,23 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
                 meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
                 with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as npz:
                     arrays = {name: npz[name] for name in npz.files}
-                embedding = None
-                if TABLE_ARRAY in arrays:
-                    embedding = MeanTokenEmbedding(
-                        (directory / TOKENIZER_FILE).read_text(encoding="utf-8"),
-                        arrays[TABLE_ARRAY])
+                tokenizer = directory / MODEL_TOKENIZER_FILE
+                tokenizer_json = tokenizer.read_text(encoding="utf-8") \
+                    if tokenizer.is_file() else None
         except (ValueError, FileNotFoundError):
             logger.debug(f"SparseMlpIntentClassifier: no trained model in '{resource.name}'.")
             return cls(config, model_storage, resource)
-        if meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format_version") not in READABLE_VERSIONS:
             raise InvalidConfigException(
                 "SparseMlpIntentClassifier: model saved in an unknown format; retrain it.")
+        embedding = None
+        if TABLE_ARRAY in arrays:
+            try:
+                embedding = MeanTokenEmbedding(tokenizer_json or "", arrays[TABLE_ARRAY])
+            except Exception as error:  # tokenizers raises a bare Exception on bad JSON
+                raise InvalidConfigException(
+                    "SparseMlpIntentClassifier: the model's embedding tokenizer is missing or "
+                    f"damaged ({type(error).__name__}); retrain it.") from error
         featurizer = NgramFeaturizer.from_state(meta["feature_config"], meta["vocabulary"], arrays)
         letters, threshold = meta.get("letter_trigrams"), meta.get("min_letter_log_prob")
         model = _Model(featurizer, MlpWeights.from_arrays(arrays), meta["intents"],

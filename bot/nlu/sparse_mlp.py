@@ -10,6 +10,7 @@ Everything persists as a JSON vocabulary plus numpy arrays (no pickle).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -19,6 +20,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
 NGRAM_BLOCKS = ("word", "char")
+_LIBLINEAR_SEED = threading.Lock()
 # sklearn's default: words of two or more characters. Models saved before the pattern became
 # a setting were trained with it, so it stays the fallback when loading them.
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -175,7 +177,8 @@ def blend_linear_svm(weights: MlpWeights, features: sp.csr_matrix, labels: np.nd
     present = np.unique(labels)
     if share <= 0 or len(present) < 2 or features.shape[1] == 0:
         return weights
-    svm = LinearSVC(C=c, random_state=seed, max_iter=5000).fit(features, labels)
+    with _LIBLINEAR_SEED:  # liblinear seeds one process-wide generator: one fit at a time
+        svm = LinearSVC(C=c, random_state=seed, max_iter=5000).fit(features, labels)
     coef, intercept = svm.coef_.astype(np.float32), svm.intercept_.astype(np.float32)
     if len(present) == 2:  # one decision function: score the second class by it
         coef = np.vstack([-coef / 2, coef / 2])

@@ -9,13 +9,14 @@ benchmarks/nlu_crossval.py), it lifts accuracy by 0.5-3 points at a few millisec
 WordLlama's own package wants numpy 2 and pydantic 2, which Rasa 3.6 cannot have, so only two
 files are taken from its pinned wheel (checked by sha256): the tokenizer (read with
 `tokenizers`) and the embedding table (read with `safetensors`). `rapport nlp build` fetches
-them once into `Settings.static_embeddings_dir`; a trained model keeps its own copy, so it loads
-without that directory and never downloads anything at run time.
+them once into `Settings.static_embeddings_dir` (training fetches them too if they are missing);
+a trained model keeps its own copy, so loading a model needs neither that directory nor pip.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,12 +43,27 @@ _MEMBERS: Dict[str, tuple] = {
 }
 
 
+PIP_TIMEOUT_S = 600
+
+
 class StaticEmbeddingsError(RapportError, RuntimeError):
     """The embedding files are missing, damaged or could not be fetched; says what to run."""
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """A uniquely named temporary file renamed into place: two fetches at once never clash."""
+    handle, staged = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(staged, path)
+    finally:
+        if os.path.exists(staged):
+            os.unlink(staged)
 
 
 def is_fetched(directory: Path) -> bool:
@@ -62,26 +78,29 @@ def fetch(directory: Path) -> Path:
         return directory
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wordllama-") as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--quiet",
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-input",
                    "--disable-pip-version-check", "--no-deps", "--only-binary=:all:",
                    "--platform", "manylinux2014_x86_64", "--python-version", "3.10",
                    "--implementation", "cp", "--dest", tmp, f"wordllama=={WORDLLAMA_VERSION}"]
-        done = subprocess.run(command, capture_output=True, text=True)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL, timeout=PIP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise StaticEmbeddingsError(
+                f"pip did not download wordllama=={WORDLLAMA_VERSION} within {PIP_TIMEOUT_S} s")
         wheel = Path(tmp) / WHEEL
         if done.returncode != 0 or not wheel.is_file():
+            said = (done.stderr or done.stdout).strip()[-300:] or f"no {WHEEL} was saved"
             raise StaticEmbeddingsError(
-                f"could not download wordllama=={WORDLLAMA_VERSION} with pip: "
-                f"{(done.stderr or done.stdout).strip()[-300:]}")
+                f"could not download wordllama=={WORDLLAMA_VERSION} with pip: {said}")
         if _sha256(wheel) != WHEEL_SHA256:
             raise StaticEmbeddingsError(f"{WHEEL}: sha256 differs from the pinned one")
         with zipfile.ZipFile(wheel) as archive:
             for member, (name, sha) in _MEMBERS.items():
-                staged = directory / f".{name}.part"
-                staged.write_bytes(archive.read(member))
-                if _sha256(staged) != sha:
-                    staged.unlink()
+                data = archive.read(member)
+                if hashlib.sha256(data).hexdigest() != sha:
                     raise StaticEmbeddingsError(f"{member}: sha256 differs from the pinned one")
-                staged.replace(directory / name)
+                _write_atomically(directory / name, data)
     return directory
 
 

@@ -90,6 +90,7 @@ def training_config(config: dict[str, Any], settings: Settings) -> dict[str, Any
     """The Rasa config to train with: epochs scaled, spaCy pipeline at its absolute path.
 
     The path is absolute because the trained model loads spaCy from it, whatever the cwd.
+    `static_embeddings: true` becomes the directory the settings fetch them to.
     """
     adjusted = yaml.safe_load(yaml.safe_dump(config))
     scale = settings.train_epochs_scale
@@ -101,12 +102,15 @@ def training_config(config: dict[str, Any], settings: Settings) -> dict[str, Any
                 component["epochs"] = max(1, round(component["epochs"] * scale))
             if component.get("name") == "SpacyNLP":
                 component["model"] = str(settings.spacy_model_dir)
+            if component.get("static_embeddings") is True:
+                component["static_embeddings"] = str(settings.static_embeddings_dir)
     return adjusted
 
 
 def uses_static_embeddings(config: dict[str, Any]) -> bool:
-    """Does a pipeline component of this Rasa config want WordLlama's token embeddings?"""
-    return any(isinstance(c, dict) and c.get("static_embeddings")
+    """Does a component of this Rasa config want WordLlama's embeddings from the settings'
+    directory (`true`; an explicit directory is the config's own business)?"""
+    return any(isinstance(c, dict) and c.get("static_embeddings") is True
                for c in config.get("pipeline") or [])
 
 

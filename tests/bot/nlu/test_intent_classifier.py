@@ -410,3 +410,16 @@ def test_two_intents_blend_the_svms_single_decision_function(tmp_path: Path) -> 
     for source in (classifier, load(tmp_path)):
         assert parse(source, "hello, good morning")[0].get("intent")["name"] == "greet"
         assert parse(source, "ok see you later, bye")[0].get("intent")["name"] == "goodbye"
+
+
+def test_a_model_whose_tokenizer_is_lost_asks_to_be_retrained(
+        embedded_path: Path, embedded: SparseMlpIntentClassifier, tmp_path: Path) -> None:
+    """Not a silently untrained classifier that gives no message an intent."""
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(embedded_path, copy)
+    with LocalModelStorage(copy).read_from(Resource("intent_classifier")) as directory:
+        (directory / "tokenizer.json").unlink()
+    with pytest.raises(InvalidConfigException, match="retrain"):
+        load(copy, **EMBEDDING_CONFIG)
