@@ -99,10 +99,25 @@ def trained(storage_path: Path) -> SparseMlpIntentClassifier:
     return train(storage_path, training_data(EXAMPLES), **CONFIG)
 
 
+# With WordLlama's static token embeddings, as config.yml sets it.
+EMBEDDING_CONFIG = {**CONFIG, "static_embeddings": True}
+
+
+@pytest.fixture(scope="module")
+def embedded_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("intent-classifier-embedded")
+
+
+@pytest.fixture(scope="module")
+def embedded(embedded_path: Path) -> SparseMlpIntentClassifier:
+    return train(embedded_path, training_data(EXAMPLES), **EMBEDDING_CONFIG)
+
+
+@pytest.mark.parametrize("which", ["trained", "embedded"])
 @pytest.mark.parametrize("text, intent", PARAPHRASES)
-def test_predicts_held_out_paraphrases(trained: SparseMlpIntentClassifier, text: str,
+def test_predicts_held_out_paraphrases(request: pytest.FixtureRequest, which: str, text: str,
                                        intent: str) -> None:
-    (message,) = parse(trained, text)
+    (message,) = parse(request.getfixturevalue(which), text)
     assert message.get("intent")["name"] == intent
 
 
@@ -135,25 +150,34 @@ def test_loaded_component_predicts_identically(storage_path: Path,
         assert ranking(after) == ranking(before)
 
 
-def test_loads_in_a_fresh_process(storage_path: Path, trained: SparseMlpIntentClassifier) -> None:
-    script = (
-        "import json, sys\n"
-        "from pathlib import Path\n"
-        "from rasa.engine.graph import ExecutionContext, GraphSchema\n"
-        "from rasa.engine.storage.local_model_storage import LocalModelStorage\n"
-        "from rasa.engine.storage.resource import Resource\n"
-        "from rasa.shared.nlu.training_data.message import Message\n"
-        "from bot.nlu.intent_classifier import SparseMlpIntentClassifier as C\n"
-        "c = C.load({'ranking_length': 3}, LocalModelStorage(Path(sys.argv[1])),\n"
-        "           Resource('intent_classifier'), ExecutionContext(GraphSchema({}), 'm'))\n"
-        "m = c.process([Message(data={'text': 'hello, good morning'})])[0]\n"
-        "print(json.dumps(m.get('intent_ranking')))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script, str(storage_path)], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=120)
+FRESH_PROCESS = (
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "from rasa.engine.graph import ExecutionContext, GraphSchema\n"
+    "from rasa.engine.storage.local_model_storage import LocalModelStorage\n"
+    "from rasa.engine.storage.resource import Resource\n"
+    "from rasa.shared.nlu.training_data.message import Message\n"
+    "from bot.nlu.intent_classifier import SparseMlpIntentClassifier as C\n"
+    "c = C.load(json.loads(sys.argv[2]), LocalModelStorage(Path(sys.argv[1])),\n"
+    "           Resource('intent_classifier'), ExecutionContext(GraphSchema({}), 'm'))\n"
+    "m = c.process([Message(data={'text': sys.argv[3]})])[0]\n"
+    "print(json.dumps(m.get('intent_ranking')))\n"
+)
+
+
+def ranking_in_a_fresh_process(path: Path, config: Dict, text: str, **env: str) -> List[Dict]:
+    """The ranking a newly started Python process gets from the model stored at `path`."""
+    done = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(path), json.dumps(config),
+                           text], cwd=PROJECT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env})
     assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_loads_in_a_fresh_process(storage_path: Path, trained: SparseMlpIntentClassifier) -> None:
     (expected,) = parse(trained, "hello, good morning")
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ranking(expected)
+    assert ranking_in_a_fresh_process(storage_path, {"ranking_length": 3},
+                                      "hello, good morning") == ranking(expected)
 
 
 @pytest.mark.parametrize("text", NASTY_TEXTS, ids=["empty", "blank", "emoji", "100k", "long"])
@@ -284,23 +308,6 @@ def test_ece_and_threshold_table() -> None:
 
 # --- with WordLlama's static token embeddings (config.yml's setting) ---------------------
 
-EMBEDDING_CONFIG = {**CONFIG, "static_embeddings": True}
-
-
-@pytest.fixture(scope="module")
-def embedded_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("intent-classifier-embedded")
-
-
-@pytest.fixture(scope="module")
-def embedded(embedded_path: Path) -> SparseMlpIntentClassifier:
-    return train(embedded_path, training_data(EXAMPLES), **EMBEDDING_CONFIG)
-
-
-@pytest.mark.parametrize("text,intent", PARAPHRASES)
-def test_embedded_predicts_held_out_paraphrases(embedded: SparseMlpIntentClassifier, text: str,
-                                                intent: str) -> None:
-    assert parse(embedded, text)[0].get("intent")["name"] == intent
 
 
 def test_embedded_model_carries_its_embeddings(embedded_path: Path,
@@ -311,26 +318,10 @@ def test_embedded_model_carries_its_embeddings(embedded_path: Path,
             "meta.json", "tokenizer.json", "weights.npz"]
         with np.load(directory / "weights.npz", allow_pickle=False) as arrays:
             assert arrays["embedding_table"].shape == (32000, 256)
-    script = (
-        "import json, sys\n"
-        "from pathlib import Path\n"
-        "from rasa.engine.graph import ExecutionContext, GraphSchema\n"
-        "from rasa.engine.storage.local_model_storage import LocalModelStorage\n"
-        "from rasa.engine.storage.resource import Resource\n"
-        "from rasa.shared.nlu.training_data.message import Message\n"
-        "from bot.nlu.intent_classifier import SparseMlpIntentClassifier as C\n"
-        "c = C.load({'ranking_length': 3, 'static_embeddings': True},\n"
-        "           LocalModelStorage(Path(sys.argv[1])),\n"
-        "           Resource('intent_classifier'), ExecutionContext(GraphSchema({}), 'm'))\n"
-        "m = c.process([Message(data={'text': 'ok cheerio then'})])[0]\n"
-        "print(json.dumps(m.get('intent_ranking')))\n"
-    )
-    env = {**os.environ, "RAPPORT_STATIC_EMBEDDINGS_DIR": str(embedded_path / "no")}
-    done = subprocess.run([sys.executable, "-c", script, str(embedded_path)], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
     (expected,) = parse(embedded, "ok cheerio then")
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ranking(expected)
+    assert ranking_in_a_fresh_process(
+        embedded_path, {"ranking_length": 3, "static_embeddings": True}, "ok cheerio then",
+        RAPPORT_STATIC_EMBEDDINGS_DIR=str(embedded_path / "no")) == ranking(expected)
 
 
 def test_embedded_reads_a_long_message_only_up_to_max_text_chars(
