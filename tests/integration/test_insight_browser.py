@@ -40,7 +40,7 @@ ARTIFACTS = PROJECT / "test-artifacts" / "insight"
 ANALYST = "ana"
 EMAIL = "ada@example.com"
 # The session's model does not understand this (nlu_fallback; checked before labelling).
-UNKNOWN = "any news on me bits and bobs"
+UNKNOWN = "wot about me gubbins then"
 LABEL = "ask_order_status"
 RETRAIN_S = 240  # the whole retraining (validate, train, load) must finish within this
 WAIT_MS = 30_000
