@@ -37,7 +37,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.calibration import fit_temperature, softmax, stratified_holdout
-from bot.nlu.letter_trigrams import LetterTrigrams
+from bot.nlu.letter_trigrams import MIN_MEAN_LOG_PROB, LetterTrigrams
 from bot.nlu.sparse_mlp import MlpWeights, NgramFeaturizer, blend_linear_svm, train_mlp
 from bot.nlu.static_embeddings import MeanTokenEmbedding
 
@@ -63,7 +63,6 @@ class _Model:
     embedding: Optional[MeanTokenEmbedding] = None
     embedding_weight: float = 0.0
     letters: Optional[LetterTrigrams] = None
-    min_letter_log_prob: float = float("-inf")
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated class probabilities; uniform for a text without evidence: no known
@@ -72,26 +71,21 @@ class _Model:
         fallback)."""
         texts = self.featurizer.clip(texts)
         ngrams = self.featurizer.transform(texts)
-        features = with_embeddings(ngrams, self.embedding, self.embedding_weight, texts)
-        probabilities = softmax(self.weights.logits(features), self.temperature)
+        dense = None if self.embedding is None else self.embedding(texts) * self.embedding_weight
+        probabilities = softmax(self.weights.logits(with_dense(ngrams, dense)), self.temperature)
         no_evidence = ngrams.getnnz(axis=1) == 0
         if self.letters is not None:
             for row in np.flatnonzero(self.featurizer.known_words(ngrams) == 0):
-                score = self.letters.mean_log_prob(texts[row])
-                if score is not None and score < self.min_letter_log_prob:
-                    no_evidence[row] = True
+                no_evidence[row] |= self.letters.reads_as_no_language(texts[row])
         probabilities[no_evidence] = 1.0 / len(self.intents)
         return probabilities
 
 
-def with_embeddings(ngrams: sp.csr_matrix, embedding: Optional[MeanTokenEmbedding],
-                    weight: float, texts: Sequence[str],
-                    dense: Optional[np.ndarray] = None) -> sp.csr_matrix:
-    """The n-gram features, with the texts' mean token embedding (times `weight`) appended."""
-    if embedding is None or weight <= 0:
+def with_dense(ngrams: sp.csr_matrix, dense: Optional[np.ndarray]) -> sp.csr_matrix:
+    """The n-gram features, with the texts' (weighted) mean token embeddings appended."""
+    if dense is None:
         return ngrams
-    dense = embedding(texts) if dense is None else dense
-    return sp.hstack([ngrams, sp.csr_matrix(dense * weight)], format="csr", dtype=np.float32)
+    return sp.hstack([ngrams, sp.csr_matrix(dense)], format="csr", dtype=np.float32)
 
 
 @DefaultV1Recipe.register(
@@ -130,8 +124,8 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
             "static_embedding_weight": 2.0,  # the dense block's scale next to the n-grams
             # a message with no known word whose letters score below this mean log
             # probability (bot/nlu/letter_trigrams.py) reads as a keyboard mash: no evidence.
-            # Real words in the bot's data score above -3.5; None turns the check off
-            "min_letter_log_prob": -4.5,
+            # None turns the check off
+            "min_letter_log_prob": MIN_MEAN_LOG_PROB,
             # model
             "hidden_units": 256,
             "epochs": 6,
@@ -213,30 +207,28 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
         index = {intent: i for i, intent in enumerate(intents)}
         labels = np.array([index[str(m.get(INTENT))] for m in examples], dtype=np.int64)
         embedding = self._embedding()
-        dense = embedding(texts) if embedding is not None else None
+        dense = None if embedding is None else embedding(texts) * self._embedding_weight
 
         holdout_split = self._holdout_split(labels, len(intents))
         # One BLAS thread per fit: results do not depend on the machine's core count, and the
         # two fits (calibration copy and final model) use the two cores side by side.
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(2) as pool:
-            final = pool.submit(self._fit, texts, labels, len(intents), embedding, dense)
+            final = pool.submit(self._fit, texts, labels, len(intents), dense)
             temperature = 1.0
             if holdout_split is not None:
                 train_rows, held_rows = holdout_split
                 featurizer, weights = self._fit(
-                    [texts[i] for i in train_rows], labels[train_rows], len(intents), embedding,
+                    [texts[i] for i in train_rows], labels[train_rows], len(intents),
                     None if dense is None else dense[train_rows])
-                held_texts = [texts[i] for i in held_rows]
-                held_features = with_embeddings(
-                    featurizer.transform(held_texts), embedding, self._embedding_weight,
-                    held_texts, None if dense is None else dense[held_rows])
+                held_features = with_dense(
+                    featurizer.transform([texts[i] for i in held_rows]),
+                    None if dense is None else dense[held_rows])
                 temperature = fit_temperature(weights.logits(held_features), labels[held_rows])
             featurizer, weights = final.result()
         threshold = self.config["min_letter_log_prob"]
         self._model = _Model(featurizer, weights, intents, temperature, embedding,
                              self._embedding_weight if embedding is not None else 0.0,
-                             LetterTrigrams.fit(texts) if threshold is not None else None,
-                             float(threshold) if threshold is not None else float("-inf"))
+                             None if threshold is None else LetterTrigrams.fit(texts, threshold))
         logger.info(f"SparseMlpIntentClassifier: {len(examples)} examples, {len(intents)} "
                     f"intents, {featurizer.n_features} n-grams, temperature {temperature:.3f}.")
         self.persist()
@@ -274,11 +266,9 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
         return MeanTokenEmbedding.from_directory(Path(directory))
 
     def _fit(self, texts: Sequence[str], labels: np.ndarray, n_classes: int,
-             embedding: Optional[MeanTokenEmbedding] = None,
              dense: Optional[np.ndarray] = None) -> Tuple[NgramFeaturizer, MlpWeights]:
         featurizer = NgramFeaturizer({k: self.config[k] for k in FEATURE_KEYS})
-        features = with_embeddings(featurizer.fit_transform(texts), embedding,
-                                   self._embedding_weight, texts, dense)
+        features = with_dense(featurizer.fit_transform(texts), dense)
         c = self.config
         weights = train_mlp(
             features, labels, n_classes, hidden_units=int(c["hidden_units"]),
@@ -321,7 +311,7 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
                 "vocabulary": state["vocabulary"], "embedding_weight": model.embedding_weight,
                 "letter_trigrams": model.letters.to_state() if model.letters is not None else None,
                 "min_letter_log_prob":
-                    model.min_letter_log_prob if model.letters is not None else None}
+                    model.letters.min_log_prob if model.letters is not None else None}
         arrays = {**state["arrays"], **model.weights.to_arrays(self.config["weights_dtype"])}
         with self._model_storage.write_to(self._resource) as directory:
             if model.embedding is not None:
@@ -363,6 +353,5 @@ class SparseMlpIntentClassifier(IntentClassifier, GraphComponent):
         model = _Model(featurizer, MlpWeights.from_arrays(arrays), meta["intents"],
                        float(meta["temperature"]), embedding,
                        float(meta.get("embedding_weight") or 0.0) if embedding else 0.0,
-                       LetterTrigrams(letters) if letters is not None else None,
-                       float("-inf") if threshold is None else float(threshold))
+                       None if letters is None else LetterTrigrams(letters, threshold))
         return cls(config, model_storage, resource, model)
