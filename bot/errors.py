@@ -9,6 +9,7 @@
     ├── SettingsError             bot/settings.py: configuration (RAPPORT_* variables)
     ├── Unavailable               something Rapport depends on cannot answer now: retry later
     │   ├── StoreUnavailable      bot/database.py: a SQL store (hub, web chat, Telegram)
+    │   ├── TrackerStoreUnavailable  bot/ops/tracker_store_guard.py: Rasa's tracker store
     │   ├── CrmUnavailable        bot/crm/interface.py: the CRM (also a CrmError)
     │   ├── RasaApiError          bot/hub/rasa_api.py: Rasa's HTTP API
     │   │   └── RasaUnavailable

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from bot.errors import Unavailable
+from bot.ops import tracker_store_guard
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,45 +34,15 @@ def load_endpoints(settings: Settings):  # -> rasa.core.utils.AvailableEndpoints
     return endpoints
 
 
-def check_tracker_store(settings: Settings) -> None:
-    """Refuse to start on a tracker store that does not answer.
-
-    Rasa would fall back, silently, to an in-memory store: every message would start a new
-    conversation while the customer's real one sits in the database. Better not to start.
-    """
-    url = settings.tracker_store_url
-    if url.startswith("sqlite"):
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    engine = create_engine(url, connect_args={"connect_timeout": 5}
-                           if url.startswith("postgresql") else {})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as error:
-        where = engine.url.render_as_string(hide_password=True)
-        raise TrackerStoreUnreachable(
-            f"the tracker store at {where} does not answer ({type(error.orig or error).__name__}"
-            "); Rasa would fall back to an in-memory store and forget every conversation, so "
-            "the Rasa server does not start") from error
-    finally:
-        engine.dispose()
-
-
-class TrackerStoreUnreachable(Unavailable):
-    """The tracker store's database does not answer."""
-
-
 def serve(settings: Settings, model_path: Path, credentials: Optional[Path] = None) -> None:
     """Serve Rasa until the process is told to stop."""
     import rasa.core.run
 
-    check_tracker_store(settings)
+    tracker_store_guard.check_tracker_store(settings)
 
     from bot.ops import action_guard, model_loading
 
+    tracker_store_guard.install()  # a store that fails refuses the message, never forgets
     action_guard.install(settings.action_timeout_s)
     model_loading.install()  # ready in seconds, not a minute
     credentials = credentials or settings.home / "credentials.yml"

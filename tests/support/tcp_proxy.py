@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Optional
+import threading
+from typing import Any, Optional
 
 _CHUNK = 65536
 
@@ -89,3 +90,43 @@ class TcpProxy:
         if pumps:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait(pumps, timeout=5)
+
+
+class BackgroundProxy:
+    """A `TcpProxy` on an event loop of its own thread, for a test whose client is another
+    process (the real stack): `with BackgroundProxy(host, port) as proxy:` ... `proxy.cut()`,
+    `proxy.restore()`; `proxy.port` is where the other process connects."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name=f"proxy-{target_port}")
+        self._proxy = TcpProxy(target_host, target_port)
+
+    @property
+    def port(self) -> int:
+        return self._proxy.port
+
+    def __enter__(self) -> "BackgroundProxy":
+        self._thread.start()
+        self._call(self._proxy.start())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._call(self._proxy.close())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+    def cut(self) -> None:
+        self._call(self._proxy.cut())
+
+    def restore(self) -> None:
+        async def restore() -> None:
+            self._proxy.restore()
+
+        self._call(restore())  # done when this returns: the next connection is relayed
+
+    def _call(self, work: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=30)

@@ -56,11 +56,11 @@ def test_the_sqlite_stores_live_under_var(served, tmp_path):
 
 def test_a_tracker_store_that_does_not_answer_stops_the_start(served, tmp_path):
     """Rasa would fall back to an in-memory store and forget every conversation."""
-    from bot.ops.rasa_server import TrackerStoreUnreachable
+    from bot.ops.tracker_store_guard import TrackerStoreUnavailable
     from tests.support.stack import free_port
 
     dead = f"postgresql://rapport:{secrets.token_urlsafe(8)}@127.0.0.1:{free_port()}/rapport"
-    with pytest.raises(TrackerStoreUnreachable, match="in-memory store") as raised:
+    with pytest.raises(TrackerStoreUnavailable, match="in-memory store") as raised:
         rasa_server.serve(settings_with(tmp_path, RAPPORT_TRACKER_DB_URL=dead),
                           tmp_path / "model.tar.gz")
     assert served == {}  # Rasa was never started
