@@ -29,6 +29,8 @@ from sqlalchemy.engine import Engine
 from bot.database import make_engine, naive
 
 EVENTS_TABLE = "events"
+# bot/dialogue/tracker_window.py: a snapshot of each long conversation's slots, beside events
+SNAPSHOTS_TABLE = "rapport_tracker_snapshots"
 CUSTOMER_SLOT = "customer_id"
 ERASED_SENDER = "erased"
 
@@ -52,10 +54,10 @@ class RasaEventTable:
         path = Path(sqlite_path)
         return cls(label, make_engine(f"sqlite:///{path}") if path.is_file() else None, tailed)
 
-    def _table(self) -> Optional[Table]:
-        if self.engine is None or not inspect(self.engine).has_table(EVENTS_TABLE):
+    def _table(self, name: str = EVENTS_TABLE) -> Optional[Table]:
+        if self.engine is None or not inspect(self.engine).has_table(name):
             return None
-        return Table(EVENTS_TABLE, MetaData(), autoload_with=self.engine)
+        return Table(name, MetaData(), autoload_with=self.engine)
 
     def events_of(self, sender_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """Each conversation's events (parsed JSON), in the order Rasa stored them."""
@@ -76,7 +78,10 @@ class RasaEventTable:
         if table is None or not wanted:
             return 0
         theirs = table.c.sender_id.in_(wanted)
+        snapshots = self._table(SNAPSHOTS_TABLE)
         with self.engine.begin() as connection:
+            if snapshots is not None:  # they hold the conversations' slot values too
+                connection.execute(delete(snapshots).where(snapshots.c.sender_id.in_(wanted)))
             if not self.tailed:
                 return connection.execute(delete(table).where(theirs)).rowcount
             newest = connection.scalar(select(func.max(table.c.id)))
@@ -100,10 +105,15 @@ class RasaEventTable:
         else:  # the broker keeps it only in the JSON (SQLite's json_extract)
             moment = func.json_extract(table.c.data, "$.timestamp")
         old = moment < unix_seconds(cutoff)
+        snapshots = self._table(SNAPSHOTS_TABLE)
         with self.engine.begin() as connection:
             if self.tailed:
                 old = old & (table.c.id < select(func.max(table.c.id)).scalar_subquery())
-            return connection.execute(delete(table).where(old)).rowcount
+            deleted = connection.execute(delete(table).where(old)).rowcount
+            if snapshots is not None:  # a snapshot goes with the event it was taken after
+                kept = select(table.c.id).where(table.c.id == snapshots.c.after_event_id)
+                connection.execute(delete(snapshots).where(~kept.exists()))
+            return deleted
 
     def senders_verified_as(self, customer_id: str) -> set[str]:
         """Conversations in which the slot `customer_id` was set to this customer."""

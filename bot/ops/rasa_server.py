@@ -38,6 +38,8 @@ def serve(settings: Settings, model_path: Path, credentials: Optional[Path] = No
     """Serve Rasa until the process is told to stop."""
     import rasa.core.run
 
+    endpoints = load_endpoints(settings)
+    tracker_store_guard.check_tracker_store_class(getattr(endpoints.tracker_store, "type", None))
     tracker_store_guard.check_tracker_store(settings)
 
     from bot.ops import action_guard, model_loading
@@ -57,6 +59,6 @@ def serve(settings: Settings, model_path: Path, credentials: Optional[Path] = No
         enable_api=bool(jwt_secret),
         jwt_secret=jwt_secret,
         jwt_method=JWT_METHOD,
-        endpoints=load_endpoints(settings),
+        endpoints=endpoints,
         log_file=str(settings.logs_dir / "rasa-server.log"),
     )

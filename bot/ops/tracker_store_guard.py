@@ -1,7 +1,8 @@
 """The tracker store is never silently replaced by an empty, in-memory one.
 
-Rasa 3.6 falls back to `InMemoryTrackerStore` twice over. At start-up, a tracker store it
-cannot build becomes an in-memory one; `check_tracker_store` refuses to start instead. At run
+Rasa 3.6 falls back to `InMemoryTrackerStore` three times over. At start-up, a tracker store
+it cannot reach, or a store class it cannot import, becomes an in-memory one;
+`check_tracker_store` and `check_tracker_store_class` refuse to start instead. At run
 time, every agent wraps its store in `FailSafeTrackerStore`, which logs a failed `retrieve`
 and answers from an empty conversation, and saves a failed `save` in memory: the customer is
 greeted like a stranger, mid-order, while the event broker publishes turns the database never
@@ -14,7 +15,7 @@ goes on from the database once it answers again.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Optional
 
 from bot.errors import Unavailable
 from bot.settings import Settings
@@ -47,6 +48,25 @@ def check_tracker_store(settings: Settings) -> None:
             "the Rasa server does not start") from error
     finally:
         engine.dispose()
+
+
+RASA_STORE_TYPES = {"sql", "redis", "mongod", "dynamo"}  # Rasa's own, by their short names
+
+
+def check_tracker_store_class(store_type: Optional[str]) -> None:
+    """Refuse to start on a tracker store class that cannot be imported: Rasa would log a
+    warning and use an in-memory store instead."""
+    if not store_type or store_type.lower() in RASA_STORE_TYPES:
+        return
+    from rasa.shared.utils.common import class_from_module_path
+
+    try:
+        class_from_module_path(store_type)
+    except (ImportError, AttributeError) as error:
+        raise TrackerStoreUnavailable(
+            f"the tracker store type {store_type} in the endpoints file cannot be loaded "
+            f"({error}); Rasa would use an in-memory store and forget every conversation, so "
+            "the Rasa server does not start") from error
 
 
 def refuse(error: Exception) -> None:

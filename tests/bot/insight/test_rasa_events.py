@@ -83,3 +83,41 @@ def test_a_missing_file_holds_nothing_and_is_not_created(tmp_path):
     assert table.events_of(["tg-1"]) == {"tg-1": []}
     assert table.senders_verified_as("C-1") == set()
     assert not path.exists()
+
+
+async def test_a_long_conversations_snapshot_goes_with_its_events(tmp_path):
+    """The windowed tracker store keeps slot values in a snapshot beside `events`: erasing a
+    conversation erases it, and purging the event it was taken after drops it."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+
+    from bot.dialogue.tracker_window import WindowedSQLTrackerStore
+    from tests.support import PROJECT
+
+    path = tmp_path / "tracker.db"
+    store = WindowedSQLTrackerStore(Domain.load(str(PROJECT / "domain.yml")), dialect="sqlite",
+                                    db=str(path), window_events=20)
+    for sender in ("rest-a", "rest-b"):
+        for number in range(30):
+            tracker = await store.get_or_create_tracker(sender)
+            for event in (UserUttered(f"hi {number}"), SlotSet("customer_id", "C-1"),
+                          ActionExecuted("action_listen")):
+                tracker.update(event)
+            await store.save(tracker)
+    store.engine.dispose()
+
+    def snapshot_senders() -> list[tuple[str]]:
+        with sqlite3.connect(path) as connection:
+            return connection.execute("SELECT sender_id FROM rapport_tracker_snapshots "
+                                      "ORDER BY sender_id").fetchall()
+
+    assert snapshot_senders() == [("rest-a",), ("rest-b",)]
+    tracker_store = RasaEventTable.open("tracker store", str(path))
+    try:
+        assert tracker_store.delete_conversations(["rest-a"]) == 91
+        assert snapshot_senders() == [("rest-b",)]
+        assert tracker_store.delete_older_than(datetime.now(timezone.utc)
+                                               + timedelta(days=1)) == 91
+        assert snapshot_senders() == []
+    finally:
+        tracker_store.close()

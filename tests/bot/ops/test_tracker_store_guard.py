@@ -70,3 +70,11 @@ async def test_without_the_guard_rasa_falls_back_to_an_empty_conversation(
     set_events_table(database, present=False)
 
     assert await store.retrieve("customer-1") is None  # a stranger, every message
+
+
+def test_a_tracker_store_class_that_cannot_be_imported_stops_the_start() -> None:
+    """Rasa would warn and keep every conversation in memory instead."""
+    with pytest.raises(TrackerStoreUnavailable, match="bot.dialogue.no_such.Store.*in-memory"):
+        tracker_store_guard.check_tracker_store_class("bot.dialogue.no_such.Store")
+    for fine in ("SQL", "sql", None, "bot.dialogue.tracker_window.WindowedSQLTrackerStore"):
+        tracker_store_guard.check_tracker_store_class(fine)
