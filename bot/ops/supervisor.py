@@ -6,9 +6,10 @@ service that dies while starting stops the start (a service that cannot start is
 configuration problem). One that dies later, whatever its exit code (a server has no reason
 to exit on its own), is restarted by itself, much as systemd's Restart=on-failure would, so a
 crashed hub does not take the bot from customers: after a backoff (1 s, doubling, at most
-30 s) with the same command, environment and log, while the others keep running. If it dies more than `restart_limit` times within `restart_window_s`,
-the supervisor gives up and says which one and why (its exit code and the last lines of its
-log); the caller then stops the others. Ctrl-C stops everything cleanly.
+30 s), with the same command, environment and log, while the others keep running. If it dies
+more than `restart_limit` times within `restart_window_s`, the supervisor gives up and says
+which one and why (its exit code and the last lines of its log); the caller then stops the
+others. Ctrl-C stops everything cleanly, a service being restarted included.
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def restart_delay(restarts: int, base: float, cap: float = 30.0) -> float:
+    """The wait before a service's `restarts`-th restart in a row: `base`, doubling, at most
+    `cap` (a crash loop must not spin, nor a service wait long for its first restart)."""
+    return min(cap, base * 2 ** (restarts - 1))
 
 
 @dataclass
@@ -164,11 +171,11 @@ class Supervisor:
         for service in self.services:
             code = service.process.poll() if service.process else None
             if code is not None:
-                raise SupervisorError(self._died_message(service, code, 1))
+                raise SupervisorError(self._died_message(service, code))
 
-    def _died_message(self, service: Service, code: int, times: int) -> str:
-        count = "" if times == 1 and self.restart_limit == 0 else \
-            f" {times} times in {self.restart_window_s:g} s"
+    def _died_message(self, service: Service, code: int, times: Optional[int] = None) -> str:
+        """Why we gave up; `times` (deaths within the window) unless it died only once."""
+        count = "" if times is None else f" {times} times in {self.restart_window_s:g} s"
         return (f"{service.name} stopped with exit code {code}{count}; last log lines:\n"
                 f"{service.log_tail(redact=self.redact)}")
 
@@ -202,7 +209,11 @@ class Supervisor:
                 with self._lock:
                     if self._stopping:
                         return
-                    self._spawn(service)
+                    try:
+                        self._spawn(service)
+                    except OSError as error:
+                        raise SupervisorError(f"{service.name} could not be restarted: "
+                                              f"{error}") from error
                 state.respawn_at, state.starting = None, True
             return
         code = service.process.poll()
@@ -227,11 +238,12 @@ class Supervisor:
         while state.deaths and state.deaths[0] < now - self.restart_window_s:
             state.deaths.popleft()
         if len(state.deaths) > self.restart_limit:
-            raise SupervisorError(self._died_message(service, code, len(state.deaths)))
+            raise SupervisorError(self._died_message(
+                service, code, len(state.deaths) if self.restart_limit else None))
         state.consecutive += 1
         state.starting, state.healthy_since = False, None
-        delay = min(self.max_backoff_s, self.backoff_base_s * 2 ** (state.consecutive - 1))
-        state.respawn_at = now + delay
+        state.respawn_at = now + restart_delay(state.consecutive, self.backoff_base_s,
+                                               self.max_backoff_s)
         self.say(f"  {service.name} stopped with exit code {code}; restarting it "
                  f"(restart {len(state.deaths)} of {self.restart_limit} in "
                  f"{self.restart_window_s:g} s)")
