@@ -12,6 +12,8 @@ Rasa's `RemoteAction.run` (every custom action and form validation goes through 
   `utter_service_trouble` (an apology, and how to reach a person), marked in the message's
   metadata (`rapport_trouble`) so the exchange log and the console can find such turns, and
   logged as an error naming the action and the conversation;
+- one apology per customer message, however many actions of that turn fail (a form
+  validates and asks through two);
 - the next message tries the action server again, so the bot works as soon as it is back.
 
 A rejection (`ActionExecutionRejection`: a form validation saying "not this slot") is Rasa's
@@ -51,12 +53,29 @@ def install(timeout_s: float) -> None:
         except Exception as error:  # noqa: BLE001 (any failure: answer honestly instead)
             reason = "timed out" if isinstance(error, asyncio.TimeoutError) \
                 else type(error).__name__
+            if already_apologised(tracker):
+                logger.error("custom action %s %s for conversation %s (apology already given)",
+                             self.name(), reason, tracker.sender_id)
+                return []
             logger.error("custom action %s %s for conversation %s: answered with an apology",
                          self.name(), reason, tracker.sender_id)
             return [await trouble_message(nlg, tracker, output_channel, reason)]
 
     run.__wrapped__ = original  # type: ignore[attr-defined]
     RemoteAction.run = run
+
+
+def already_apologised(tracker: Any) -> bool:
+    """The customer got the apology since their last message: a form validates and asks
+    through two actions in one turn, and one apology is enough."""
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and TROUBLE_FLAG in (event.metadata or {}):
+            return True
+    return False
 
 
 async def trouble_message(nlg: Any, tracker: Any, output_channel: Any, reason: str) -> Any:

@@ -13,10 +13,12 @@ store's events and the hub's exchange log agree.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -28,6 +30,7 @@ from tests.support.tcp_proxy import BackgroundProxy
 pytestmark = [pytest.mark.integration, pytest.mark.scaleout]
 
 CATCH_UP_S = 90.0  # only turns a hang into a failure
+RESTART_S = 300.0  # a restarted Rasa loads its model again
 ORDER_QUESTION = "where is my order RP-100001"
 DELIVERY_QUESTION = "how long does delivery take?"
 
@@ -86,6 +89,43 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = CATCH_UP_S
         if time.monotonic() > deadline:
             raise AssertionError(f"not {what} after {timeout:.0f} s")
         time.sleep(0.5)
+
+
+def service_pid(stack: Stack, name: str) -> Optional[int]:
+    """The pid of `rapport serve NAME`, a child of the stack's `rapport run` (None: none)."""
+    for task in Path(f"/proc/{stack.process.pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                    if argv[-3:-1] == [b"serve", name.encode()]:
+                        return int(child)
+    return None
+
+
+def kill_service(stack: Stack, name: str) -> int:
+    """kill -9 one service of the running stack; its pid."""
+    pid = service_pid(stack, name)
+    assert pid is not None, f"no {name} service running"
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def wait_restarted(stack: Stack, name: str, killed: int, ready_url: str) -> None:
+    """The supervisor started `name` again (a new pid) and it answers `ready_url`."""
+    def back() -> bool:
+        pid = service_pid(stack, name)
+        return pid not in (None, killed) and http_answers(ready_url)
+
+    wait_until(back, f"{name} restarted and answering", timeout=RESTART_S)
+    assert f"{name} stopped with exit code -9; restarting it" in stack.log()
+
+
+def http_answers(url: str) -> bool:
+    try:
+        return http("GET", url, timeout=5)[0] == 200
+    except OSError:  # refused: not listening (yet)
+        return False
 
 
 def answered(answer: Answer, *words: str) -> bool:
@@ -151,3 +191,55 @@ def test_postgresql_down_is_detected_and_told_and_afterwards_the_log_agrees(
     assert answered(after, "deliver"), after
     wait_until(lambda: drill.logged_turns(rest) >= 2, "2 customer turns in the exchange log")
     assert drill.logged_turns(rest) == drill.user_events(rest) == 2
+
+
+def test_hub_down_customers_are_unaffected_and_its_log_catches_up(drill: Drill) -> None:
+    rest = open_rest(drill.stack, "hub-drill")
+    assert answered(rest.say("hello"))
+
+    killed = kill_service(drill.stack, "hub")
+    assert not http_answers(f"{drill.stack.hub_url}/health")  # gone, and customers...
+    during = [rest.say(DELIVERY_QUESTION), rest.say("thanks, that's all")]
+    assert all(answered(answer) for answer in during), during  # ...are answered all the same
+
+    wait_restarted(drill.stack, "hub", killed, f"{drill.stack.hub_url}/health")
+    # RabbitMQ kept what the hub could not take; the restarted hub records it, once
+    wait_until(lambda: drill.logged_turns(rest) >= 3, "3 customer turns in the exchange log")
+    assert drill.logged_turns(rest) == drill.user_events(rest) == 3
+
+
+def test_action_server_down_the_customer_is_told_and_it_works_again_when_back(
+        drill: Drill) -> None:
+    rest = open_rest(drill.stack, "actions-drill")
+    assert answered(rest.say("hi"))
+
+    killed = kill_service(drill.stack, "actions")
+    # the order needs a custom action: an apology and a way to a person, not silence
+    told = rest.say(ORDER_QUESTION)
+    assert answered(told, "something went wrong", "person"), told
+
+    wait_restarted(drill.stack, "actions", killed, f"{drill.stack.actions_url}/health")
+    again = rest.say(ORDER_QUESTION)
+    assert answered(again, "e-mail"), again
+    # the failed turn is marked in the exchange log, for the brand to find
+    wait_until(lambda: drill.logged_turns(rest) >= 3, "3 customer turns in the exchange log")
+    assert drill.scale.scalar(
+        "SELECT COUNT(*) FROM insight_turns WHERE conversation_id = :id "
+        "AND response = 'utter_service_trouble'", id=rest.conversation_id) == 1
+
+
+def test_rasa_killed_mid_conversation_comes_back_and_the_conversation_goes_on(
+        drill: Drill) -> None:
+    rest = open_rest(drill.stack, "rasa-drill")
+    assert answered(rest.say(ORDER_QUESTION), "e-mail")  # the order number is taken
+
+    killed = kill_service(drill.stack, "rasa")
+    wait_restarted(drill.stack, "rasa", killed, f"{drill.stack.rasa_url}/")
+
+    # the new process reads the conversation from the tracker store: the contact completes
+    # the verification begun before the restart
+    verified = rest.say("ada@example.com")
+    assert answered(verified, "verified"), verified
+    assert drill.user_events(rest) == 2
+    wait_until(lambda: drill.logged_turns(rest) >= 2, "2 customer turns in the exchange log")
+    assert drill.logged_turns(rest) == 2

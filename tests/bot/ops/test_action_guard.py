@@ -11,7 +11,7 @@ from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
@@ -108,3 +108,25 @@ async def test_a_rejection_is_rasas_normal_flow_and_passes_through(action_server
 def test_a_bound_of_zero_is_refused():
     with pytest.raises(ValueError, match="RAPPORT_ACTION_TIMEOUT_S"):
         action_guard.install(0)
+
+
+async def test_one_apology_per_customer_message_however_many_actions_fail(unused_tcp_port):
+    """A form validates and then asks, two remote actions in one turn: both fail, one apology;
+    the customer's next message may get one again."""
+    url = f"http://127.0.0.1:{unused_tcp_port}/webhook"
+    nlg = TemplatedNaturalLanguageGenerator(DOMAIN.responses)
+    tracker = DialogueStateTracker.from_events(
+        "tg-43", [UserUttered("where is my order RP-100001")], slots=DOMAIN.slots)
+    said = []
+    for name in ("validate_verify_form", "action_ask_order_contact"):
+        events = await RemoteAction(name, EndpointConfig(url)).run(
+            CollectingOutputChannel(), nlg, tracker, DOMAIN)
+        said += events
+        for event in events:
+            tracker.update(event)
+    assert len(said) == 1 and isinstance(said[0], BotUttered)
+
+    tracker.update(UserUttered("hello?"))
+    again = await RemoteAction("action_check_order_status", EndpointConfig(url)).run(
+        CollectingOutputChannel(), nlg, tracker, DOMAIN)
+    assert apology_of(again).metadata["rapport_trouble"] == "RasaException"
