@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -46,8 +47,21 @@ def check_servers(args: argparse.Namespace) -> None:
                                  f"part needs (start it, or pass --no-scale to skip that part)")
 
 
-def measure(args: argparse.Namespace, run_id: str, logs: Path, base_env: dict[str, str],
-            load: LoadFn) -> dict[str, Any]:
+@dataclass
+class ScaleRun:
+    """The environment of a scale-profile `rapport run` with a database and queue of its own."""
+
+    env: dict[str, str]
+    database: str
+    queue: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def scale_run(args: argparse.Namespace, base_env: dict[str, str]) -> ScaleRun:
     suffix = secrets.token_hex(5)
     database = f"rapport_load_{suffix}"
     queue = f"rapport_load_{suffix}"
@@ -58,7 +72,13 @@ def measure(args: argparse.Namespace, run_id: str, logs: Path, base_env: dict[st
                 "RAPPORT_REDIS_URL": args.redis_url, "RAPPORT_RABBITMQ_URL": args.rabbitmq_url,
                 "RAPPORT_RABBITMQ_QUEUE": queue,
                 "RAPPORT_REST_TOKENS": f"bench={token}"})
-    headers = {"Authorization": f"Bearer {token}"}
+    return ScaleRun(env, database, queue, token)
+
+
+def measure(args: argparse.Namespace, run_id: str, logs: Path, base_env: dict[str, str],
+            load: LoadFn) -> dict[str, Any]:
+    run = scale_run(args, base_env)
+    env, database, queue, headers = run.env, run.database, run.queue, run.headers
     stack = RapportRun(env, logs / "rapport-run-scale.log")
     second = None
     try:
@@ -77,7 +97,7 @@ def measure(args: argparse.Namespace, run_id: str, logs: Path, base_env: dict[st
         if second:
             second.stop()
         stack.stop()
-        _remove_state(args, database, queue, run_id)
+        remove_state(args, database, queue, run_id)
     ratio = (round(two["msg_per_s"] / one["msg_per_s"], 2)
              if one["msg_per_s"] and two["msg_per_s"] else None)
     return {"ready_s": round(stack.ready_s or 0, 1), "one_rasa": one, "two_rasa": two,
@@ -91,7 +111,7 @@ def _service_env(stack_env: dict[str, str]) -> dict[str, str]:
     return Settings.from_env(stack_env).child_env()
 
 
-def _remove_state(args: argparse.Namespace, database: str, queue: str, run_id: str) -> None:
+def remove_state(args: argparse.Namespace, database: str, queue: str, run_id: str) -> None:
     """Drop the run's database, delete its queue and its conversations' lock keys."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
