@@ -9,14 +9,17 @@ then featurize every one of those events: a turn's cost grows with the conversat
 `WindowedSQLTrackerStore` writes exactly what Rasa's store writes (the same `events` table,
 every event, in order: the exchange log, its reconciliation and the console read it as
 before) and reads back a bounded window. Once a session holds more than twice `window_events`
-events, it keeps a snapshot (table `rapport_tracker_snapshots`) of the slots and the active
-loop at a turn boundary about `window_events` events back; a retrieve is that snapshot, as
-`SlotSet` and `ActiveLoop` events marked in their metadata, plus the events after it. Saving
+events, it keeps a snapshot (table `rapport_tracker_snapshots`) of the slots, the active loop
+and a pause (a handoff) at a turn boundary about `window_events` events back; a retrieve is
+that snapshot, as `SlotSet`, `ActiveLoop` and `ConversationPaused` events marked in their
+metadata and dated at the cut, plus the events after it. The cut is at a listen no revert
+undid, with at least `MIN_TURNS_AFTER_CUT` customer turns after it, so neither `/back` nor
+the policies' `max_history` ever reaches past it. Saving
 finds the new events by counting the stored ones after the snapshot, as Rasa counts them
 after the session's start, publishes them to the event broker and inserts them.
 
 A windowed tracker lacks the events before its snapshot: an action that reads far back sees
-at most about `window_events` events. `retrieve_full_tracker` (Rasa's API, the hub's
+at most about `window_events` events (the handoff packet's transcript, a threat long ago). `retrieve_full_tracker` (Rasa's API, the hub's
 transcripts) still reads everything.
 """
 
@@ -28,12 +31,18 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet
+from rasa.shared.core.events import (
+    ActionExecuted, ActiveLoop, ConversationPaused, Event, SessionStarted, SlotSet, UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_EVENTS = 200
+MIN_WINDOW_EVENTS = 50
+# customer turns that must stay after the cut: more than the policies' max_history (5), and
+# more than a revert can reach (`/back` undoes two), so no replay ever looks past the window
+MIN_TURNS_AFTER_CUT = 10
 SNAPSHOT_KEY = "rapport_snapshot"  # metadata of the events that stand for a snapshot
 LISTEN = "action_listen"
 
@@ -53,9 +62,14 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, window_events: int = DEFAULT_WINDOW_EVENTS,
                  **kwargs: Any) -> None:
-        window_events = int(window_events)
-        if window_events < 20:
-            raise ValueError(f"tracker_store window_events: at least 20, got {window_events}")
+        try:
+            window_events = int(window_events)
+        except (TypeError, ValueError):
+            raise ValueError(f"tracker_store window_events: a number of events, got "
+                             f"{window_events!r}") from None
+        if window_events < MIN_WINDOW_EVENTS:
+            raise ValueError(f"tracker_store window_events: at least {MIN_WINDOW_EVENTS}, got "
+                             f"{window_events}")
         self.window_events = window_events
         super().__init__(*args, **kwargs)
         _metadata.create_all(self.engine)
@@ -89,7 +103,8 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             for event in new_events:
                 session.add(self._row(tracker.sender_id, event))
             session.commit()
-            if stored + len(new_events) > 2 * self.window_events:
+            starts_session = any(isinstance(event, SessionStarted) for event in new_events)
+            if stored + len(new_events) > 2 * self.window_events and not starts_session:
                 self._take_snapshot(session, tracker, after_id, start - stored)
 
     def _row(self, sender_id: str, event: Event) -> Any:
@@ -122,7 +137,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         events = list(tracker.events)
         # the window opens with a listen, as every turn does; the snapshot is the state
         # before it, so it is taken after the event just before the listen
-        boundary = turn_boundary(events, len(events) - self.window_events, prefix + 1)
+        boundary = turn_boundary(tracker, len(events) - self.window_events, prefix + 1)
         if boundary is None:
             return
         base = self._after(session, tracker.sender_id, after_id) if after_id is not None \
@@ -131,7 +146,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             1).scalar()
         if event_id is None:
             return
-        state = state_at(tracker, events[:boundary])
+        state = state_at(tracker, events[:boundary], at=events[boundary].timestamp)
         values = {"session_start": self._session_start(session, tracker.sender_id),
                   "after_event_id": int(event_id), "state": json.dumps(state)}
         updated = session.execute(snapshots.update().where(
@@ -142,30 +157,42 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         logger.debug("tracker %s: window moved to after event %s", tracker.sender_id, event_id)
 
 
-def turn_boundary(events: list[Event], wanted: int, earliest: int) -> Optional[int]:
-    """The index of the last `action_listen` at or before `wanted` (not inside the prefix)."""
-    for index in range(min(wanted, len(events) - 1), earliest - 1, -1):
+def turn_boundary(tracker: DialogueStateTracker, wanted: int, earliest: int) -> Optional[int]:
+    """The index of the last `action_listen` at or before `wanted` (not inside the prefix)
+    that no revert has undone and that has `MIN_TURNS_AFTER_CUT` customer turns after it."""
+    events = list(tracker.events)
+    applied = {id(event) for event in tracker.applied_events()}
+    turns_after = 0
+    for index in range(len(events) - 1, earliest - 1, -1):
         event = events[index]
-        if isinstance(event, ActionExecuted) and event.action_name == LISTEN:
+        if id(event) not in applied:
+            continue
+        if isinstance(event, UserUttered):
+            turns_after += 1
+        elif (index <= wanted and turns_after >= MIN_TURNS_AFTER_CUT
+              and isinstance(event, ActionExecuted) and event.action_name == LISTEN):
             return index
     return None
 
 
-def state_at(tracker: DialogueStateTracker, events: list[Event]) -> dict[str, Any]:
-    """The slots that differ from their initial value, and the active loop, after `events`."""
+def state_at(tracker: DialogueStateTracker, events: list[Event], at: float) -> dict[str, Any]:
+    """After `events`: the slots that were set, the active loop, whether paused (a handoff),
+    and `at`, the time of the cut, for the snapshot's events."""
     replayed = DialogueStateTracker.from_events(tracker.sender_id, events,
                                                 list(tracker.slots.values()))
-    slots = {name: slot.value for name, slot in replayed.slots.items()
-             if slot.value != slot.initial_value}
-    return {"slots": slots, "active_loop": replayed.active_loop_name}
+    slots = {name: slot.value for name, slot in replayed.slots.items() if slot.has_been_set}
+    return {"slots": slots, "active_loop": replayed.active_loop_name,
+            "paused": replayed.is_paused(), "at": at}
 
 
 def snapshot_events(state: dict[str, Any], after_id: int) -> list[dict]:
-    """The snapshot as events a tracker replays: each slot, then the active loop."""
-    mark = {SNAPSHOT_KEY: after_id}
-    events: list[Event] = [SlotSet(name, value, metadata=dict(mark))
+    """The snapshot as events a tracker replays: each slot, the active loop, a pause."""
+    mark, at = {SNAPSHOT_KEY: after_id}, state.get("at")
+    events: list[Event] = [SlotSet(name, value, timestamp=at, metadata=dict(mark))
                            for name, value in state.get("slots", {}).items()]
-    events.append(ActiveLoop(state.get("active_loop"), metadata=dict(mark)))
+    events.append(ActiveLoop(state.get("active_loop"), timestamp=at, metadata=dict(mark)))
+    if state.get("paused"):
+        events.append(ConversationPaused(timestamp=at, metadata=dict(mark)))
     return [event.as_dict() for event in events]
 
 

@@ -21,12 +21,14 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
-from bot.dialogue.tracker_window import SNAPSHOT_KEY, WindowedSQLTrackerStore, snapshots
+from bot.dialogue.tracker_window import (
+    MIN_TURNS_AFTER_CUT, SNAPSHOT_KEY, WindowedSQLTrackerStore, snapshots, turn_boundary,
+)
 from bot.insight.rasa_events import SNAPSHOTS_TABLE
 from tests.support import PROJECT
 
 DOMAIN = Domain.load(str(PROJECT / "domain.yml"))
-WINDOW = 20
+WINDOW = 50
 SENDER = "rest-test-long"
 
 
@@ -92,7 +94,7 @@ def after_snapshot(tracker: DialogueStateTracker) -> list[Event]:
 async def test_a_long_conversation_is_stored_whole_and_read_back_as_a_bounded_window(
         tmp_path: Path) -> None:
     plain, windowed = stores(tmp_path)
-    turns = conversation(60)
+    turns = conversation(150)
     for events in turns:  # the same event objects (timestamps included) into both
         await play(plain, [events])
         await play(windowed, [events])
@@ -116,7 +118,7 @@ async def test_a_long_conversation_is_stored_whole_and_read_back_as_a_bounded_wi
     assert window.current_slot_values()["customer_id"] == "C-1"  # set at turn 2
     assert window.current_slot_values()["order_number"] is None  # set, then cleared
     assert window.active_loop_name == whole.active_loop_name == "complaint_form"
-    assert window.latest_message.text == "question 59"
+    assert window.latest_message.text == "question 149"
     # the full tracker is still whole (Rasa's API, the hub's transcripts)
     full = (await windowed.retrieve_full_tracker(SENDER)).events
     assert len(full) == len(whole.events)
@@ -126,11 +128,11 @@ async def test_a_long_conversation_is_stored_whole_and_read_back_as_a_bounded_wi
 async def test_the_window_moves_on_as_the_conversation_goes_on(tmp_path: Path) -> None:
     _, windowed = stores(tmp_path)
     sizes = []
-    for events in conversation(120):
+    for events in conversation(300):
         await play(windowed, [events])
         sizes.append(len((await windowed.retrieve(SENDER)).events))
-    assert max(sizes[60:]) <= 2 * WINDOW + 2 * len(turn(0)) + len(DOMAIN.slots)
-    assert max(sizes[60:]) == max(sizes[100:])  # bounded: no longer growing
+    assert max(sizes[150:]) <= 2 * WINDOW + 2 * len(turn(0)) + len(DOMAIN.slots)
+    assert max(sizes[150:]) == max(sizes[250:])  # bounded: no longer growing
     engine = create_engine(f"sqlite:///{tmp_path / 'windowed.db'}")
     with engine.connect() as connection:
         taken = connection.execute(text(f"SELECT sender_id FROM {SNAPSHOTS_TABLE}")).all()
@@ -140,7 +142,7 @@ async def test_the_window_moves_on_as_the_conversation_goes_on(tmp_path: Path) -
 
 async def test_a_new_session_starts_without_the_old_snapshot(tmp_path: Path) -> None:
     plain, windowed = stores(tmp_path)
-    for events in conversation(40):
+    for events in conversation(100):
         await play(plain, [events])
         await play(windowed, [events])
     restart = [ActionExecuted("action_session_start"), SessionStarted(),  # made later
@@ -157,11 +159,11 @@ async def test_a_new_session_starts_without_the_old_snapshot(tmp_path: Path) -> 
 async def test_a_tracker_made_elsewhere_is_saved_by_count_as_rasa_does(tmp_path: Path) -> None:
     """Rasa's API can hand the store a tracker built from events, with no snapshot in it."""
     plain, windowed = stores(tmp_path)
-    turns = conversation(40)
+    turns = conversation(100)
     await play(plain, turns)
     await play(windowed, turns)
     everything = [event for events in turns for event in events]
-    extra = turn(40)
+    extra = turn(100)
     for store in (plain, windowed):
         rebuilt = DialogueStateTracker.from_events(
             SENDER, [*as_events(await store.retrieve_full_tracker(SENDER)), *extra],
@@ -175,9 +177,54 @@ def as_events(tracker: Optional[DialogueStateTracker]) -> list[Event]:
     return list(tracker.events) if tracker else []
 
 
-@pytest.mark.parametrize("window", [0, 19, "many"])
+@pytest.mark.parametrize("window", [0, 49, "many", None])
 def test_a_window_too_small_to_hold_a_few_turns_is_refused(tmp_path: Path, window: Any) -> None:
     with pytest.raises(ValueError):
         WindowedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"),
                                 window_events=window)
 
+
+
+def test_the_cut_is_never_where_a_revert_could_reach_past_it() -> None:
+    """`/back` reverts two customer turns; a fallback one. A cut at a listen a revert undid,
+    or with fewer customer turns after it than a revert and the policies' history need,
+    would let a later replay drop the snapshot's slots and form."""
+    from rasa.shared.core.events import UserUtteranceReverted
+
+    turns = conversation(40)
+    for reverted in (30, 33, 34):  # /back at 30; two fallbacks in a row at 33 and 34
+        count = 2 if reverted == 30 else 1
+        turns[reverted] = [*turns[reverted][:-1], *[UserUtteranceReverted()] * count,
+                           ActionExecuted("action_listen")]
+    tracker = DialogueStateTracker.from_events(
+        SENDER, [event for events in turns for event in events], DOMAIN.slots)
+    events, applied = list(tracker.events), {id(e) for e in tracker.applied_events()}
+
+    for wanted in range(len(events)):
+        cut = turn_boundary(tracker, wanted, 1)
+        if cut is None:
+            continue
+        assert cut <= wanted and id(events[cut]) in applied
+        assert events[cut].action_name == "action_listen"
+        after = [e for e in events[cut:] if id(e) in applied and isinstance(e, UserUttered)]
+        assert len(after) >= MIN_TURNS_AFTER_CUT
+    # the latest possible cut leaves exactly enough applied customer turns after it
+    latest = turn_boundary(tracker, len(events) - 1, 1)
+    assert sum(1 for e in events[latest:]
+               if id(e) in applied and isinstance(e, UserUttered)) == MIN_TURNS_AFTER_CUT
+    assert turn_boundary(tracker, 0, 1) is None
+
+
+async def test_a_conversation_paused_for_a_person_stays_paused(tmp_path: Path) -> None:
+    """During a handoff the bot stays quiet, however long the agent and customer talk."""
+    from rasa.shared.core.events import ConversationPaused
+
+    plain, windowed = stores(tmp_path)
+    turns = [*conversation(20), [ConversationPaused(), ActionExecuted("action_listen")]]
+    turns += [[UserUttered(f"to the agent {n}"), BotUttered(f"agent {n}")] for n in range(150)]
+    for events in turns:
+        await play(plain, [events])
+        await play(windowed, [events])
+    whole, window = await plain.retrieve(SENDER), await windowed.retrieve(SENDER)
+    assert whole.is_paused() and window.is_paused()
+    assert len(window.events) < len(whole.events)

@@ -96,9 +96,9 @@ async def test_a_long_conversations_snapshot_goes_with_its_events(tmp_path):
 
     path = tmp_path / "tracker.db"
     store = WindowedSQLTrackerStore(Domain.load(str(PROJECT / "domain.yml")), dialect="sqlite",
-                                    db=str(path), window_events=20)
+                                    db=str(path), window_events=50)
     for sender in ("rest-a", "rest-b"):
-        for number in range(30):
+        for number in range(60):
             tracker = await store.get_or_create_tracker(sender)
             for event in (UserUttered(f"hi {number}"), SlotSet("customer_id", "C-1"),
                           ActionExecuted("action_listen")):
@@ -114,10 +114,10 @@ async def test_a_long_conversations_snapshot_goes_with_its_events(tmp_path):
     assert snapshot_senders() == [("rest-a",), ("rest-b",)]
     tracker_store = RasaEventTable.open("tracker store", str(path))
     try:
-        assert tracker_store.delete_conversations(["rest-a"]) == 91
+        assert tracker_store.delete_conversations(["rest-a"]) == 181
         assert snapshot_senders() == [("rest-b",)]
         assert tracker_store.delete_older_than(datetime.now(timezone.utc)
-                                               + timedelta(days=1)) == 91
+                                               + timedelta(days=1)) == 181
         assert snapshot_senders() == []
     finally:
         tracker_store.close()
