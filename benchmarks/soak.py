@@ -4,7 +4,8 @@
 database and a queue of the run's own, removed afterwards), the shipped bot's model as
 benchmarks/load.py trains it. N simulated customers talk at once over REST for D seconds,
 each playing load.py's scripts (greeting, order status with verification, a complaint and
-its remedy, an FAQ) with a think time between messages, a new conversation per play.
+its remedy, an FAQ) with a think time between messages (default 30 s: a person reading and
+typing), a new conversation per play.
 
 What it reports (benchmarks/results/soak.json):
 - errors (no HTTP 200 with a JSON list, timeouts included) and replies without the script's
@@ -82,7 +83,7 @@ async def customer(session: aiohttp.ClientSession, target: client.Target,
         for step in script(next(plays)):
             if time.monotonic() >= deadline:
                 return
-            errors = measurement.errors
+            errors = measurement.errors  # this customer's own: no other send counts here
             await client.send(session, target, sender, step, measurement)
             if measurement.errors == errors:
                 answered[f"rest-{REST_INTEGRATION}-{sender}"] += 1  # Rasa's conversation id
@@ -91,7 +92,11 @@ async def customer(session: aiohttp.ClientSession, target: client.Target,
 
 async def soak(target: client.Target, script: client.Script, args: argparse.Namespace,
                run_id: str, stack: RapportRun) -> tuple[client.Measurement, Counter, list]:
-    measurement, answered, samples = client.Measurement(), Counter(), []
+    # one Measurement per customer: a shared error count would make a send that succeeded
+    # while another customer's failed look failed (hundreds are in flight at once)
+    measurements = [client.Measurement() for _ in range(args.customers)]
+    answered: Counter = Counter()
+    samples: list = []
     plays = itertools.count()
     timeout = aiohttp.ClientTimeout(total=client.REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
@@ -104,15 +109,21 @@ async def soak(target: client.Target, script: client.Script, args: argparse.Name
                 await asyncio.sleep(SAMPLE_EVERY_S)
                 samples.append({"at_s": round(time.monotonic() - started),
                                 "rss_mb": memory(stack),
-                                "messages": len(measurement.latencies)})
+                                "messages": sum(len(m.latencies) for m in measurements)})
 
         sampler = asyncio.create_task(sample())
         await asyncio.gather(*(
             customer(session, target, script, plays, f"{run_id}-c{number}", deadline,
-                     args.think, measurement, answered)
+                     args.think, measurements[number], answered)
             for number in range(args.customers)))
         sampler.cancel()
-        measurement.wall_s = time.monotonic() - started
+    measurement = client.Measurement(wall_s=time.monotonic() - started)
+    for mine in measurements:
+        measurement.latencies += mine.latencies
+        measurement.errors += mine.errors
+        measurement.unexpected += mine.unexpected
+        for problem in mine.first_problems:
+            measurement.note(problem)
     return measurement, answered, samples
 
 
@@ -194,7 +205,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=200, help="conversations at once")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of soak")
-    parser.add_argument("--think", type=float, default=5.0,
+    parser.add_argument("--think", type=float, default=30.0,
                         help="seconds a customer waits between a reply and the next message")
     parser.add_argument("--var-dir", type=Path, default=BENCH_DIR / "rapport",
                         help="where the benchmark's Rapport model is trained and kept")
