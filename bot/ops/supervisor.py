@@ -14,6 +14,7 @@ others. Ctrl-C stops everything cleanly, a service being restarted included.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -252,10 +253,8 @@ class Supervisor:
     def _kill_group(service: Service) -> None:
         """Kill what is left of a dead service's process group (a child it forked would
         hold its port, or its files, against the restarted service)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):  # nothing left of it
             os.killpg(service.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def stop(self, grace: float = 15.0) -> None:
         """Stop every service still running: SIGTERM, then SIGKILL after `grace` seconds.
