@@ -85,10 +85,13 @@ def _untrainable_env(tmp_path):
                       "RAPPORT_VAR_DIR": str(tmp_path / "var")}
 
 
+# The parent restores Python's Ctrl-C handler: a runner started in the background (`cmd &` in a
+# script) ignores SIGINT, and its children inherit that, unlike a terminal user's `rapport run`.
 PARENT = f"""
-import json, sys
+import json, signal, sys
 from bot.ops.training import TrainingError, train_in_child
 from bot.settings import Settings
+signal.signal(signal.SIGINT, signal.default_int_handler)
 try:
     outcome = {{"model": str(train_in_child(Settings.from_env()))}}
 except TrainingError as error:
