@@ -18,7 +18,8 @@ from actions.identity import (
     VerifiedOrderForm, answers_the_question, channel_of, unverified_events,
 )
 from actions.tracker_events import (
-    STICKY_MESSAGES, asked_in_a_row, latest, sticky_signals, understood, user_events, user_intents,
+    STICKY_MESSAGES, asked_in_a_row, latest, request_key, sticky_signals, understood, user_events,
+    user_intents,
 )
 from bot.conversation.identity import find_contact, find_order_number
 from bot.conversation.repair import DIGRESSION_INTENTS
@@ -191,8 +192,10 @@ class ActionSubmitComplaint(Action):
         report = build_report(tracker)
         brand = services.brand()
         try:
+            # Keyed by the customer's message: the turn run again after a crash (the channel
+            # delivers the message again) finds its case and offer instead of making new ones.
             outcome = await resolve_complaint(services.crm(), services.policy(), brand, report,
-                                              services.today())
+                                              services.today(), request_key=request_key(tracker))
         except OrderNotFound:
             dispatcher.utter_message(response="utter_order_not_on_account")
             return _form_reset()

@@ -20,8 +20,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.identity import channel_of, client_of
-from actions.tracker_events import latest, sticky_signals, user_intents
-from bot.handoff.intake import HandoffIntake, HandoffRequest, NoAgent, Queued
+from actions.tracker_events import latest, request_key, sticky_signals, user_intents
+from bot.handoff.intake import CALLBACK_CATEGORY, HandoffIntake, HandoffRequest, NoAgent, Queued
 from bot.conversation.handoff_limits import LIMIT_REPLY, HandoffLimiter
 from bot.handoff.priority import describe_wait
 from bot.handoff.states import CALLBACK, OPEN_STATES
@@ -35,6 +35,9 @@ PUBLIC_INTENT = "threaten_public"
 HANDED_OVER = (*OPEN_STATES, CALLBACK)
 ANGRY_SEVERITY = "medium"  # strong anger with no complaint scored yet: not a routine wait
 OTHER_LANGUAGE_OFFER = "action_other_language"
+# A callback case's request key is the message's key plus this, so it never finds the
+# complaint case the same message opened (that one's key has no suffix).
+CALLBACK_KEY_PURPOSE = CALLBACK_CATEGORY
 _desk: Optional[HandoffIntake] = None
 _limiter: Optional[HandoffLimiter] = None
 
@@ -88,7 +91,7 @@ def handoff_request(tracker: Tracker, reason: str, case_id: Optional[str] = None
         case_id=case_id or (tracker.get_slot("case_id") if verified else None),
         severity=severity or (public_threat_severity() if public_risk else None)
         or (ANGRY_SEVERITY if signals.strong_anger else None),
-        public_risk=public_risk,
+        public_risk=public_risk, request_key=request_key(tracker, CALLBACK_KEY_PURPOSE),
     )
 
 

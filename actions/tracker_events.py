@@ -6,6 +6,7 @@ Rasa keeps that in each `user` event's `parse_data`, and `tracker.latest_message
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -62,6 +63,40 @@ def latest(tracker: Tracker) -> Understood:
 def user_events(tracker: Tracker) -> List[Event]:
     """The customer's messages in the tracker, oldest first."""
     return [event for event in tracker.events if event.get("event") == "user"]
+
+
+def latest_message_id(tracker: Tracker) -> Optional[str]:
+    """The id the channel gave the customer's latest message, None if it gave none.
+
+    Rasa copies `UserMessage.message_id` into the latest message's `parse_data` (so into
+    `tracker.latest_message`) and onto the `user` event; a triggered (EXTERNAL_) intent has none.
+    """
+    message_id = (tracker.latest_message or {}).get("message_id")
+    if not message_id:
+        users = user_events(tracker)
+        message_id = users[-1].get("message_id") if users else None
+    return str(message_id) if message_id else None
+
+
+MAX_REQUEST_KEY_CHARS = 200  # what the CRM accepts as a request key
+
+
+def request_key(tracker: Tracker, purpose: Optional[str] = None) -> Optional[str]:
+    """The CRM idempotency key of what this turn does: "<sender>:<message id>[:<purpose>]".
+
+    The same customer message, however often its turn runs (a crash, then the channel
+    delivering it again with the same id), gives the same key, so the CRM opens its case once.
+    `purpose` tells apart the different cases one turn may open (a complaint, a callback).
+    None when the message has no id. A key the CRM could not take as given (over 200
+    characters, unprintable ones) is replaced by its SHA-256, which is just as stable.
+    """
+    message_id = latest_message_id(tracker)
+    if message_id is None:
+        return None
+    key = f"{tracker.sender_id}:{message_id}" + (f":{purpose}" if purpose else "")
+    if len(key) > MAX_REQUEST_KEY_CHARS or not key.isprintable() or key != key.strip():
+        key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key
 
 
 def user_intents(tracker: Tracker) -> List[str]:

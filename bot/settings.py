@@ -16,6 +16,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_RASA_PORT | 5005 | Rasa server |
 | RAPPORT_ACTIONS_PORT | 5055 | action server |
 | RAPPORT_ACTIONS_HOST | 127.0.0.1 | interface the action server binds to (keep it on loopback) |
+| RAPPORT_ACTIONS_URL | http://RAPPORT_ACTIONS_HOST:RAPPORT_ACTIONS_PORT | where Rasa reaches the action servers, when that is not where this one binds (a load balancer in front of several) |
 | RAPPORT_ACTIONS_SECRET | generated per `rapport run` | shared secret Rasa sends the action server (`X-Rapport-Actions-Secret`) |
 | RAPPORT_VERIFICATION_SECRET | generated per `rapport run` | HMAC key for the contact details verification attempts are counted under (set it to keep counts across restarts and share them between action servers) |
 | RAPPORT_VERIFY_BREAKER_FAILURES | 10 | failed verifications with one e-mail or postcode, from anyone, that pause verification with it |
@@ -105,6 +106,13 @@ class SettingsError(RapportError, ValueError):
     """A setting has a value Rapport cannot use."""
 
 
+def _http_url(env: Mapping[str, str], name: str) -> Optional[str]:
+    raw = (env.get(name) or "").strip()
+    if raw and not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must start with http:// or https://, got {raw!r}")
+    return raw or None
+
+
 def _proxies(raw: str) -> tuple[str, ...]:
     from bot.client_address import parse_networks
 
@@ -155,6 +163,7 @@ class Settings:
     hub_port: int = 8080
     actions_host: str = "127.0.0.1"
     actions_secret: Optional[str] = field(default=None, repr=False)
+    actions_endpoint: Optional[str] = None  # RAPPORT_ACTIONS_URL
     verification_secret: Optional[str] = field(default=None, repr=False)
     verify_breaker_failures: int = 10
     verify_breaker_contacts: int = 100
@@ -229,6 +238,7 @@ class Settings:
             hub_port=_int(env, "RAPPORT_HUB_PORT", 8080),
             actions_host=env.get("RAPPORT_ACTIONS_HOST") or "127.0.0.1",
             actions_secret=env.get("RAPPORT_ACTIONS_SECRET") or None,
+            actions_endpoint=_http_url(env, "RAPPORT_ACTIONS_URL"),
             verification_secret=env.get("RAPPORT_VERIFICATION_SECRET") or None,
             verify_breaker_failures=_int(env, "RAPPORT_VERIFY_BREAKER_FAILURES", 10),
             verify_breaker_contacts=_int(env, "RAPPORT_VERIFY_BREAKER_CONTACTS", 100),
@@ -320,6 +330,16 @@ class Settings:
         return f"http://{self.actions_host}:{self.actions_port}"
 
     @property
+    def action_server_url(self) -> str:
+        """Where Rasa (and the hub's status page) reach the action servers:
+        RAPPORT_ACTIONS_URL, else this action server's own address."""
+        return (self.actions_endpoint or self.actions_url).rstrip("/")
+
+    @property
+    def action_webhook_url(self) -> str:
+        return f"{self.action_server_url}/webhook"
+
+    @property
     def hub_url(self) -> str:
         return f"http://{self.host}:{self.hub_port}"
 
@@ -332,6 +352,7 @@ class Settings:
             "RAPPORT_RASA_PORT": str(self.rasa_port),
             "RAPPORT_ACTIONS_PORT": str(self.actions_port),
             "RAPPORT_ACTIONS_HOST": self.actions_host,
+            **({"RAPPORT_ACTIONS_URL": self.actions_endpoint} if self.actions_endpoint else {}),
             "RAPPORT_VERIFY_BREAKER_FAILURES": str(self.verify_breaker_failures),
             "RAPPORT_VERIFY_BREAKER_CONTACTS": str(self.verify_breaker_contacts),
             "RAPPORT_VERIFY_BREAKER_MINUTES": str(self.verify_breaker_minutes),

@@ -4,16 +4,20 @@
 policy what to offer, records the case (with severity and its reasons) and the first offer,
 and says how to apologise. Accepting or declining an offer is `settle_remedy`. No Rasa here:
 the complaint actions turn these results into responses and events.
+
+A turn can run twice (the stack was killed after the CRM saw the complaint, and the channel
+delivered the message again): with a `request_key`, the second run finds the case the first
+opened, reuses its offer and adds nothing to the timeline, so it answers as the first did.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Iterable, Optional
 
 from bot.brand import Brand
-from bot.crm.interface import Case, Crm, NewCase, Offer, Order
+from bot.crm.interface import Case, Crm, CustomerCard, NewCase, Offer, Order
 from bot.complaints.policy import Decision, Remedy, ResolutionPolicy
 from bot.complaints.severity import ComplaintFacts, Severity
 
@@ -89,31 +93,86 @@ def complaint_facts(report: ComplaintReport, order: Order, tier: str, previous_c
 
 
 async def resolve_complaint(crm: Crm, policy: ResolutionPolicy, brand: Brand,
-                            report: ComplaintReport, today: date) -> ComplaintOutcome:
-    """Record the complaint as a case and make the first offer the policy allows."""
+                            report: ComplaintReport, today: date,
+                            request_key: Optional[str] = None) -> ComplaintOutcome:
+    """Record the complaint as a case and make the first offer the policy allows.
+
+    `request_key` names this request (the customer's message): run again with the same key,
+    it opens no second case, makes no second offer and adds no second timeline entry, and
+    returns the first run's case and offer, wherever the first run stopped.
+    """
     order = await crm.get_order(report.order_number)
     card = await crm.customer_card(report.customer_id)
     facts = complaint_facts(report, order, card.customer.tier, card.complaints_last_90_days,
                             brand, today)
     severity = policy.severity_of(facts)
     decision = policy.decide(facts, severity)
-    status = "needs_human" if decision.handoff or not decision.remedies else "offered"
-    case = await crm.open_case(NewCase(
-        customer_id=report.customer_id, order_number=order.number, category=report.issue_type,
-        severity=severity.level, severity_score=severity.score,
-        severity_reasons=severity.reasons + tuple(f"handoff: {r}" for r in decision.handoff_reasons),
-        description=report.description[:2000], status=status,
-    ))
+    case = await crm.open_case(_new_case(report, order, severity, decision, request_key))
+    replayed = request_key is not None and _opened_before(case, card)
+    if replayed:
+        # The card counted this very case among the previous complaints: judge it as the
+        # first run did, without it.
+        facts = replace(facts, complaints_last_90_days=max(0, facts.complaints_last_90_days - 1))
+        severity = policy.severity_of(facts)
+        decision = policy.decide(facts, severity)
     offer = remedy = None
     if not decision.handoff and decision.remedies:
         remedy = decision.remedies[0]
-        offer = await crm.make_offer(case.id, remedy.kind, remedy.amount)
-    await crm.add_interaction(
-        report.customer_id, report.channel, "complaint",
-        f"Complaint {case.id} about {order.number}: {brand.issue_label(report.issue_type)}, "
-        f"severity {severity.level}" + (f", offered {remedy.summary}" if remedy else ", to a person"),
-    )
+        made = await crm.offers_for_case(case.id) if request_key is not None else ()
+        offer = _first_offer(made) or await crm.make_offer(case.id, remedy.kind, remedy.amount)
+        remedy = _remedy_for(offer, decision) or remedy
+    if not (request_key is not None and _complaint_noted(card, case)):
+        await crm.add_interaction(
+            report.customer_id, report.channel, "complaint",
+            f"{_complaint_note_prefix(case)} about {order.number}: "
+            f"{brand.issue_label(report.issue_type)}, severity {severity.level}"
+            + (f", offered {remedy.summary}" if remedy else ", to a person"),
+        )
     return ComplaintOutcome(case, severity, decision, offer, remedy)
+
+
+def _new_case(report: ComplaintReport, order: Order, severity: Severity, decision: Decision,
+              request_key: Optional[str]) -> NewCase:
+    status = "needs_human" if decision.handoff or not decision.remedies else "offered"
+    return NewCase(
+        customer_id=report.customer_id, order_number=order.number, category=report.issue_type,
+        severity=severity.level, severity_score=severity.score,
+        severity_reasons=severity.reasons + tuple(f"handoff: {r}" for r in decision.handoff_reasons),
+        description=report.description[:2000], status=status, request_key=request_key,
+    )
+
+
+def _opened_before(case: Case, card: CustomerCard) -> bool:
+    """Did an earlier run of this request open the case (the card, read first, lists it)?"""
+    return any(known.id == case.id for known in card.open_cases)
+
+
+def _first_offer(offers: tuple[Offer, ...]) -> Optional[Offer]:
+    """The offer an earlier run of this request made: the case's first (later ones are
+    counter-offers), preferring one still pending in case the order is unclear."""
+    if not offers:
+        return None
+    pending = [offer for offer in offers if offer.status == "offered"]
+    return offers[0] if offers[0].status == "offered" or not pending else pending[0]
+
+
+def _remedy_for(offer: Offer, decision: Decision) -> Optional[Remedy]:
+    """The policy's remedy that `offer` made (kind and amount), if it is one of them."""
+    for remedy in decision.remedies:
+        if remedy.kind == offer.kind and remedy.amount == offer.amount:
+            return remedy
+    return next((remedy for remedy in decision.remedies if remedy.kind == offer.kind), None)
+
+
+def _complaint_note_prefix(case: Case) -> str:
+    return f"Complaint {case.id}"
+
+
+def _complaint_noted(card: CustomerCard, case: Case) -> bool:
+    """Is the timeline entry for this case already there (an earlier run added it)?"""
+    prefix = _complaint_note_prefix(case) + " "
+    return any(entry.kind == "complaint" and entry.summary.startswith(prefix)
+               for entry in card.timeline)
 
 
 async def settle_remedy(crm: Crm, case_id: str, offer_id: str, accepted: bool,

@@ -15,7 +15,7 @@ YYYY-MM-DD). Every request carries `Authorization: Bearer <token>` when a token 
 | PUT /identities/{channel}/{user_id} | {"customer_id"} | 204 |
 | POST /verification-attempts | {"keys": AttemptKeys, "since", "breaker_since"} | 201 Reservation |
 | PUT /verification-attempts/{id}/outcome | {"outcome": "succeeded"/"failed"/"refused"} | 204 |
-| POST /cases | NewCase | 201 Case |
+| POST /cases | NewCase (without `request_key`); header `Idempotency-Key` | 201 Case |
 | GET /cases/{id} | | 200 Case |
 | PATCH /cases/{id} | any of {"status", "resolution", "resolved", "csat"} | 200 Case |
 | POST /cases/{id}/offers | {"kind", "amount"} | 201 Offer |
@@ -33,10 +33,17 @@ anything else, a timeout or a connection failure is `CrmUnavailable`.
 serialised transaction (see `Crm.reserve_verification_attempt`), so parallel guesses cannot all
 see the same counts.
 
-PATCH sets absolute values, so it is idempotent like GET and PUT: those are retried with
-exponential backoff on 502/503/504 and connection errors. A POST is retried only when the
-connection could not be opened at all (the request was never sent). Timeouts are not
-retried: a slow CRM should not make the customer wait twice.
+`POST /cases` carries `NewCase.request_key`, when there is one, as the header
+`Idempotency-Key: <key>` (1 to 200 printable characters, UTF-8, no surrounding spaces) and not
+in the body. The API must open one case per key: a POST with a key it has seen answers 201
+with the case that key opened, as it is now (see `Crm.open_case`), also when two such POSTs
+arrive at once. A bot turn run again after a crash sends the same key and so gets the same case.
+
+PATCH sets absolute values, so it is idempotent like GET and PUT: those, and a `POST /cases`
+with an `Idempotency-Key`, are retried with exponential backoff on 502/503/504 and connection
+errors. Any other POST is retried only when the connection could not be opened at all (the
+request was never sent). Timeouts are not retried: a slow CRM should not make the customer
+wait twice.
 """
 
 from __future__ import annotations
@@ -66,6 +73,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # makes a POST safe to repeat (one case per key)
+MAX_IDEMPOTENCY_KEY_CHARS = 200
 RETRY_STATUSES = frozenset({502, 503, 504})
 NOT_FOUND_ERRORS: dict[str, type[CrmError]] = {
     "order_not_found": OrderNotFound,
@@ -141,7 +150,13 @@ class HttpCrm:
         await self._call("PUT", path, {"outcome": outcome})
 
     async def open_case(self, new_case: NewCase) -> Case:
-        return _read(Case, await self._call("POST", ("cases",), to_json(new_case)))
+        body = to_json(new_case)
+        key = _idempotency_key(body.pop("request_key", None))
+        if key is None:
+            return _read(Case, await self._call("POST", ("cases",), body))
+        data = await self._call("POST", ("cases",), body, headers={IDEMPOTENCY_HEADER: key},
+                                idempotent=True)
+        return _read(Case, data)
 
     async def get_case(self, case_id: str) -> Case:
         return _read(Case, await self._call("GET", ("cases", _id(case_id, CaseNotFound))))
@@ -187,16 +202,20 @@ class HttpCrm:
 
     async def _call(
         self, method: str, path: tuple[str, ...], body: Any = None, *,
-        params: Optional[dict[str, str]] = None,
+        params: Optional[dict[str, str]] = None, headers: Optional[dict[str, str]] = None,
+        idempotent: Optional[bool] = None,
     ) -> Any:
+        """One request, retried as `_retries` allows; `idempotent` overrides the method's
+        (a POST with an `Idempotency-Key` is as safe to repeat as a PUT)."""
         url = self._base_url + "/" + "/".join(quote(part, safe="") for part in path)
-        idempotent = method in IDEMPOTENT
+        idempotent = method in IDEMPOTENT if idempotent is None else idempotent
+        headers = {**self._headers, **headers} if headers else self._headers
         session = self._client()
         for attempt in range(self._retries + 1):
             last = attempt == self._retries
             try:
                 async with session.request(
-                    method, url, json=body, params=params, headers=self._headers,
+                    method, url, json=body, params=params, headers=headers,
                     timeout=self._timeout, allow_redirects=False,
                 ) as response:
                     if 200 <= response.status < 300:
@@ -235,6 +254,19 @@ def _read(cls: type[T], data: Any) -> T:
         return from_json(cls, data)
     except SerialiseError as error:
         raise CrmUnavailable(f"CRM API answered data Rapport cannot read: {error}") from error
+
+
+def _idempotency_key(raw: object) -> Optional[str]:
+    """`NewCase.request_key` as a header value, or `InvalidRequest` (as `SqlCrm` refuses it):
+    checked here too, since a header cannot carry a line break and loses surrounding spaces."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_IDEMPOTENCY_KEY_CHARS \
+            or not raw.isprintable() or raw != raw.strip():
+        raise InvalidRequest(
+            f"request_key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters "
+            "without leading or trailing spaces")
+    return raw
 
 
 def _id(raw: str, missing: type[CrmError] = CustomerNotFound) -> str:

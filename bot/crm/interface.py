@@ -170,6 +170,9 @@ class NewCase:
     severity_reasons: tuple[str, ...]
     description: str
     status: str = "open"
+    # The same key opens the same case once: a turn run again after a crash (the channel
+    # re-delivers the message) gets the case its first run opened, not a second one.
+    request_key: Optional[str] = None
 
 
 class Crm(Protocol):
@@ -204,7 +207,13 @@ class Crm(Protocol):
         """Settle a reserved attempt: succeeded, failed, or refused (not compared: forgotten)."""
 
     async def open_case(self, new_case: NewCase) -> Case:
-        """Create a complaint case."""
+        """Create a complaint case.
+
+        With `new_case.request_key` set, a repeated key returns the case that key opened
+        first, as it is now (its current status, resolution, ...), not a new one; the rest of
+        the repeated `NewCase` is not compared. Concurrent opens with one key give one case.
+        A key is 1 to 200 printable characters (else `InvalidRequest`).
+        """
 
     async def get_case(self, case_id: str) -> Case:
         """The case, or `CaseNotFound`."""

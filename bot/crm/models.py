@@ -133,6 +133,7 @@ class CaseRow(Base):
         CheckConstraint(_in("status", CASE_STATUSES), name="status"),
         CheckConstraint("csat IS NULL OR (csat >= 1 AND csat <= 5)", name="csat_range"),
         Index("ix_cases_customer_id_created_at", "customer_id", "created_at"),
+        Index("ix_cases_request_key", "request_key", unique=True),  # NULLs may repeat
     )
 
     id = Column(String(32), primary_key=True)
@@ -151,6 +152,8 @@ class CaseRow(Base):
     csat = Column(Integer)
     created_at = Column(DateTime, nullable=False, default=naive_utcnow)
     updated_at = Column(DateTime, nullable=False, default=naive_utcnow)
+    # The caller's idempotency key (NewCase.request_key): unique, NULL for unkeyed cases.
+    request_key = Column(String(200))
 
 
 class OfferRow(Base):

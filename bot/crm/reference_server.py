@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hmac
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
 
 from bot.crm.errors import InvalidRequest, OfferNotFound
+from bot.crm.http import IDEMPOTENCY_HEADER
 from bot.crm.interface import (
     AttemptKeys, CaseNotFound, Crm, CrmError, CrmUnavailable, CustomerNotFound, NewCase, OrderNotFound,
 )
@@ -135,7 +137,11 @@ def _moment(body: dict[str, Any], name: str) -> datetime:
 
 
 async def post_case(request: web.Request) -> web.Response:
+    """Open a case; the `Idempotency-Key` header, when sent, is its `request_key` (one case
+    per key: a repeat answers the case the key opened). A `request_key` in the body is ignored."""
     new_case = from_json(NewCase, await _body(request))
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    new_case = replace(new_case, request_key=key)
     return _ok(await _crm(request).open_case(new_case), status=201)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional, TypeVar
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from bot.crm.errors import InvalidRequest, OfferNotFound
@@ -52,6 +52,7 @@ VOUCHER_PREFIX = "LO-"
 VOUCHER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
 VOUCHER_LENGTH = 10
 _ATTEMPT_LOCK_KEY = 0x52617076  # PostgreSQL advisory lock serialising verification attempts
+MAX_REQUEST_KEY_CHARS = 200  # cases.request_key is a String(200)
 
 
 def new_voucher_code() -> str:
@@ -314,10 +315,41 @@ def _settle_attempt(session: Session, attempt_id: str, outcome: str) -> None:
         row.succeeded = outcome == "succeeded"
 
 
+def require_request_key(value: object) -> Optional[str]:
+    """The idempotency key as given (None: no key), or `InvalidRequest` saying why not.
+
+    A key is 1 to 200 printable characters without surrounding spaces, so it survives an
+    HTTP header (`Idempotency-Key`) unchanged.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_REQUEST_KEY_CHARS \
+            or not value.isprintable() or value != value.strip():
+        raise InvalidRequest(
+            f"request_key must be 1 to {MAX_REQUEST_KEY_CHARS} printable characters "
+            "without leading or trailing spaces")
+    return value
+
+
+def _case_by_request_key(session: Session, key: str, customer_id: str) -> Optional[Case]:
+    """The case `key` opened, if any (never another customer's)."""
+    row = session.scalars(select(CaseRow).where(CaseRow.request_key == key)).one_or_none()
+    if row is None:
+        return None
+    if row.customer_id != customer_id:
+        raise InvalidRequest("that request_key already opened a case for another customer")
+    return case_record(row)
+
+
 def _open_case(session: Session, new_case: NewCase) -> Case:
     if not isinstance(new_case, NewCase):
         raise InvalidRequest("open_case needs a NewCase")
+    key = require_request_key(new_case.request_key)
     customer = _customer_row(session, new_case.customer_id)
+    if key is not None:
+        opened = _case_by_request_key(session, key, customer.id)
+        if opened is not None:
+            return opened  # the same request again (a turn run twice): its case, as it is now
     number = None
     if new_case.order_number is not None:
         order = _order_row(session, new_case.order_number)
@@ -334,10 +366,21 @@ def _open_case(session: Session, new_case: NewCase) -> Case:
         severity_reasons=json.dumps(reasons, ensure_ascii=False),
         status=require_choice("status", new_case.status, CASE_STATUSES),
         description=clean_text(new_case.description, MAX_DESCRIPTION_CHARS),
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, request_key=key,
     )
-    session.add(row)
-    session.flush()
+    if key is None:
+        session.add(row)
+        session.flush()
+        return case_record(row)
+    try:
+        with session.begin_nested():  # a savepoint: a twin's insert only undoes this one
+            session.add(row)
+    except IntegrityError:
+        # A concurrent open with the same key committed first (the unique index said so).
+        opened = _case_by_request_key(session, key, customer.id)
+        if opened is None:
+            raise  # another constraint: a database error like any other
+        return opened
     return case_record(row)
 
 

@@ -41,6 +41,9 @@ class HandoffRequest:
     case_id: Optional[str] = None
     severity: Optional[str] = None
     public_risk: bool = False
+    # Names the customer message this handoff answers (`NewCase.request_key`): the turn run
+    # again after a crash finds the callback case it opened instead of opening another.
+    request_key: Optional[str] = None
 
     @property
     def customer_id(self) -> Optional[str]:
@@ -202,7 +205,7 @@ async def arrange_callback(crm: Optional[Crm], request: HandoffRequest,
                 description=(f"Asked for a person ({request.reason}) on {request.channel} "
                              f"at {utcnow():%Y-%m-%d %H:%M} UTC; nobody was available. "
                              f"Call back."),
-                status="callback",
+                status="callback", request_key=request.request_key,
             ))
         await crm.add_interaction(customer_id, request.channel, "handoff",
                                   f"No agent available: callback on case {updated.id}")

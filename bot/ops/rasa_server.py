@@ -30,7 +30,7 @@ def load_endpoints(settings: Settings):  # -> rasa.core.utils.AvailableEndpoints
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             config.kwargs["db"] = path
     if endpoints.action and settings.actions_port:
-        endpoints.action.url = f"{settings.actions_url}/webhook"
+        endpoints.action.url = settings.action_webhook_url
     return endpoints
 
 

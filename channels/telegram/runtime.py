@@ -19,7 +19,7 @@ import telegram
 from bot.settings import Settings
 from channels.telegram.api import BotApi
 from channels.telegram.inbound import chat_of
-from channels.telegram.leases import new_owner
+from channels.leases import new_owner
 from channels.telegram.delivery import OutboxDelivery, OutboxTuning
 from channels.telegram.polling import Poller
 from channels.telegram.rendering import render

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from bot.database import ThreadedStore, make_engine
 from bot.errors import StoreUnavailable
 from channels.telegram import tables
-from channels.telegram.leases import lease_is_free
+from channels.leases import lease_is_free
 from channels.telegram.rendering import ApiCall, Rendered
 from channels.telegram.tables import buttons, chats, dead_letters, outbox, updates
 

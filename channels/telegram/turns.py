@@ -15,7 +15,6 @@ from typing import Any, Awaitable, Callable, Optional
 
 import telegram
 from rasa.core.channels.channel import UserMessage
-from rasa.shared.core.events import BotUttered, UserUttered
 
 from channels.message_guard import MessageRejected, check_command, check_text
 from channels.rate_limit import FLOOD_REPLY, flood_limiter
@@ -26,6 +25,7 @@ from channels.telegram.inbound import (
 )
 from channels.telegram.output import TelegramCollector
 from channels.telegram.store import StoredUpdate, TelegramStore
+from channels.turn_recovery import replies_in_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ CHANNEL = "telegram"
 TYPING_EVERY_S = 4.5  # Telegram shows "typing…" for 5 s
 TOO_LONG = "That's a long message! Could you send it in shorter parts?"
 NO_WORDS = "I couldn't find any words in that message. Could you type it again?"
-_BOT_DATA_KEYS = ("buttons", "quick_replies", "image", "attachment", "custom", "elements")
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
@@ -91,7 +90,8 @@ class TurnRunner:
             text = guarded
         message_id = message_id_of(stored.update_id)
         if stored.attempts > 1:
-            recovered = await self._recovered(conversation_id, message_id)
+            recovered = await replies_in_tracker(self.tracker_store(), conversation_id,
+                                                 message_id)
             if recovered is not None:
                 logger.info("telegram: update %s: Rasa had finished the turn; replies recovered",
                             stored.update_id)
@@ -110,25 +110,3 @@ class TurnRunner:
         while True:
             await self.api.typing(chat_id)
             await asyncio.sleep(TYPING_EVERY_S)
-
-    async def _recovered(self, conversation_id: str,
-                         message_id: str) -> Optional[list[dict[str, Any]]]:
-        """The bot's replies to `message_id` if Rasa's tracker already holds that turn."""
-        tracker_store = self.tracker_store()
-        if tracker_store is None:
-            return None
-        tracker = await tracker_store.retrieve(conversation_id)
-        events = list(tracker.events) if tracker is not None else []
-        start = next((index for index, event in enumerate(events)
-                      if isinstance(event, UserUttered) and event.message_id == message_id), None)
-        if start is None:
-            return None
-        replies = []
-        for event in events[start + 1:]:
-            if isinstance(event, UserUttered):
-                break
-            if isinstance(event, BotUttered):
-                data = {key: value for key, value in (event.data or {}).items()
-                        if key in _BOT_DATA_KEYS and value}
-                replies.append({**({"text": event.text} if event.text else {}), **data})
-        return replies

@@ -8,7 +8,10 @@ Routes under /webhooks/webchat/ (credentials.yml: `channels.webchat.WebChatInput
   runs the message through Rasa and answers with the conversation's messages after `after`
   (default: this customer message and the bot's replies). A button click sends its payload as
   `message` and its title as `title` (what the history shows). A repeated `client_id` (a
-  retry after a lost answer) is not run again.
+  retry after a lost answer) is not run again: it gets the answer, waits for it while
+  another request is still answering, or, if the process answering died mid-turn (its turn
+  lease, `channels.leases`), runs the turn again here, first recovering the replies from
+  Rasa's tracker if Rasa had finished it (Rasa's message id is `webchat-<number>`).
 - `GET /history?after=N&limit=M&wait=S` (Bearer) → {"messages": [...], "more": bool}: messages
   numbered after N. With `wait` (at most 20 s) it long-polls: it answers as soon as a message
   arrives (an agent's reply during a handoff) or after `wait` seconds with none.
@@ -39,6 +42,7 @@ import asyncio
 import logging
 import re
 import time
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import (
@@ -57,8 +61,11 @@ from channels.rate_limit import FLOOD_REPLY, RateLimiter, flood_limiter
 from channels.http_body import cap_request_size
 from channels.rest import CLIENT_KEY, parse_json_body
 from bot.channel_registry import DeliveryFailed
+from channels.leases import new_owner
+from channels.turn_recovery import replies_in_tracker
 from channels.webchat.store import (
-    DuplicateMessage, MAX_PAGE, StoredMessage, WebChatSession, WebChatStore, clean_payload,
+    DuplicateMessage, MAX_PAGE, StoredMessage, TurnLease, TurnState, WebChatSession,
+    WebChatStore, clean_payload,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,6 +74,7 @@ BLUEPRINT = "rapport_webchat"
 MAX_WAIT_S = 20.0
 RECHECK_S = 5.0  # a waiting request re-reads the history at least this often
 MAX_TITLE_CHARS = 200
+TURN_LEASE_S = 120.0  # a turn longer than this (actions are bounded far below) may run again
 PURGE_EVERY_S = 3600.0  # stale sessions and their messages are purged this often
 TOO_MANY_SESSIONS = "too many new chats from your network; please try again later"
 TOO_MANY_WAITS = ("this chat is already open in too many windows; close one, "
@@ -169,6 +177,25 @@ class HistoryWatcher:
                 await self._task
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A customer message to run through Rasa: its conversation, text, metadata and number."""
+
+    sender: str
+    text: str
+    metadata: dict[str, Any]
+    seq: int = 0
+
+    def at(self, seq: int) -> "Turn":
+        return replace(self, seq=seq)
+
+    @property
+    def message_id(self) -> str:
+        """Rasa's message id: the number is unique in its conversation, and known again
+        when the same message comes back after a crash."""
+        return f"webchat-{self.seq}"
+
+
 class WebChatOutput(CollectingOutputChannel):
     """Bot messages sent outside a customer's request (e.g. after a handoff) into history."""
 
@@ -207,6 +234,7 @@ class WebChatInput(InputChannel):
         self._new_sessions: Optional[RateLimiter] = None
         self._polls: dict[str, int] = {}  # open long polls per conversation
         self._purger: Optional[asyncio.Task] = None
+        self._owner = new_owner()  # names this process on the turns it runs
 
     @property
     def flood(self) -> RateLimiter:
@@ -369,27 +397,77 @@ class WebChatInput(InputChannel):
         verdict = self.flood.take(sender)
         if not verdict.allowed:
             return _error(FLOOD_REPLY, 429, **{"Retry-After": str(verdict.retry_after)})
+        turn = Turn(sender, text, {CLIENT_KEY: session.creator or sender})
         try:
-            customer = (await self.store.append(sender, "customer", [shown],
-                                                client_id=client_id))[0]
+            customer = (await self.store.append(sender, "customer", [shown], client_id=client_id,
+                                                turn=self._lease()))[0]
         except DuplicateMessage as duplicate:
-            since = duplicate.seq - 1 if after is None else min(after, duplicate.seq - 1)
-            found = await self.store.history(sender, since)
-            return response.json({"messages": [m.to_json() for m in found]})
+            return await self._repeated(request, turn.at(duplicate.seq), after, on_new_message)
         self.watcher.notify(sender)
-        collector = CollectingOutputChannel()
-        try:
-            await on_new_message(UserMessage(
-                text, collector, sender, input_channel=self.name(),
-                metadata={CLIENT_KEY: session.creator or sender}))
-        except Exception:  # noqa: BLE001 (the boundary: log, answer honestly, never a 500)
-            logger.exception("web chat message in %s failed", sender)
-            await self.store.remove(sender, customer.seq)
-            return _error("the assistant could not answer just now; please try again", 503)
-        replies = [payload for payload in map(clean_payload, collector.messages) if payload]
-        await self.store.append(sender, "bot", replies)
-        self.watcher.notify(sender)
+        failed = await self._run_turn(request, turn.at(customer.seq), on_new_message)
+        if failed is not None:
+            return failed
         found = await self.store.history(sender, customer.seq - 1 if after is None else after)
+        return response.json({"messages": [m.to_json() for m in found]})
+
+    def _lease(self) -> TurnLease:
+        return TurnLease(self._owner, time.time() + TURN_LEASE_S)
+
+    async def _run_turn(self, request: Request, turn: "Turn", on_new_message: Callable,
+                        rerun: bool = False) -> Optional[HTTPResponse]:
+        """Run the customer message's turn and store the replies; a 503 if it failed.
+
+        The message id is the message's number, so a turn run again after a crash first looks
+        for its replies in Rasa's tracker (`channels.turn_recovery`) and is not run twice.
+        """
+        replies: Optional[list[dict[str, Any]]] = None
+        try:
+            if rerun:
+                agent = getattr(request.app.ctx, "agent", None)
+                replies = await replies_in_tracker(getattr(agent, "tracker_store", None),
+                                                   turn.sender, turn.message_id)
+                if replies is not None:
+                    logger.info("web chat message %s: Rasa had finished the turn; replies "
+                                "recovered", turn.message_id)
+            if replies is None:
+                collector = CollectingOutputChannel()
+                await on_new_message(UserMessage(
+                    turn.text, collector, turn.sender, input_channel=self.name(),
+                    message_id=turn.message_id, metadata=turn.metadata))
+                replies = collector.messages
+        except Exception:  # noqa: BLE001 (the boundary: log, answer honestly, never a 500)
+            logger.exception("web chat message in %s failed", turn.sender)
+            await self.store.remove(turn.sender, turn.seq)
+            return _error("the assistant could not answer just now; please try again", 503)
+        stored = [payload for payload in map(clean_payload, replies) if payload]
+        await self.store.append(turn.sender, "bot", stored, answering=turn.seq)
+        self.watcher.notify(turn.sender)
+        return None
+
+    async def _repeated(self, request: Request, turn: "Turn", after: Optional[int],
+                        on_new_message: Callable) -> HTTPResponse:
+        """A retried message (same client id): answered already, being answered, or left
+        unanswered by a process that died mid-turn — then it is run again, here."""
+        since = turn.seq - 1 if after is None else min(after, turn.seq - 1)
+        deadline = time.monotonic() + self._max_wait
+        while True:
+            state = await self.store.claim_turn(turn.sender, turn.seq, self._owner,
+                                                TURN_LEASE_S)
+            if state is TurnState.CLAIMED:
+                logger.info("web chat message %s: its turn was left unfinished; running it "
+                            "again", turn.message_id)
+                failed = await self._run_turn(request, turn, on_new_message, rerun=True)
+                if failed is not None:
+                    return failed
+                break
+            if state is TurnState.ANSWERED:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0 or self.watcher.closed:
+                return _error("still answering that message; please try again in a moment",
+                              503, **{"Retry-After": "2"})
+            await self.watcher.wait(turn.sender, min(left, RECHECK_S))
+        found = await self.store.history(turn.sender, since)
         return response.json({"messages": [m.to_json() for m in found]})
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

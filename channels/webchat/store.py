@@ -7,9 +7,11 @@ nothing. Every call runs in a worker thread; a database error becomes `StoreUnav
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
@@ -20,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.database import ThreadedStore, make_engine, naive_utcnow
 from bot.channel_registry import DeliveryFailed
+from channels.leases import lease_is_free
 from channels.webchat import tables
 from channels.webchat.tables import conversations, messages, sessions
 
@@ -64,6 +67,22 @@ class StoredMessage:
         return {"id": self.seq, "role": self.role, "agent": self.agent_name,
                 "timestamp": self.created_at.replace(tzinfo=timezone.utc).isoformat(),
                 **self.payload}
+
+
+@dataclass(frozen=True)
+class TurnLease:
+    """Who runs a customer message's turn (a `channels.leases` owner) and until when (epoch s)."""
+
+    owner: str
+    until: float
+
+
+class TurnState(enum.Enum):
+    """A stored customer message's turn, as `claim_turn` finds it."""
+
+    ANSWERED = "answered"  # its replies are stored (or it predates turn leases)
+    BUSY = "busy"  # a live process is running it
+    CLAIMED = "claimed"  # its runner died or timed out: the caller runs it now
 
 
 class DuplicateMessage(Exception):
@@ -186,11 +205,15 @@ class WebChatStore(ThreadedStore):
     # -- messages ------------------------------------------------------------------------
 
     async def append(self, conversation_id: str, role: str, payloads: list[dict[str, Any]],
-                     agent_name: Optional[str] = None,
-                     client_id: Optional[str] = None) -> list[StoredMessage]:
+                     agent_name: Optional[str] = None, client_id: Optional[str] = None,
+                     turn: Optional[TurnLease] = None,
+                     answering: Optional[int] = None) -> list[StoredMessage]:
         """Store messages at the end of a conversation, numbered after the last committed one.
 
-        With `client_id` (one customer message), a repeat raises `DuplicateMessage`.
+        With `client_id` (one customer message), a repeat raises `DuplicateMessage`. `turn`
+        marks a customer message whose turn starts now; `answering` (bot replies) clears the
+        turn of customer message number `answering` in the same transaction, so a message is
+        either answered or still owned by a runner, never neither.
         """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -220,9 +243,13 @@ class WebChatStore(ThreadedStore):
             for offset, (payload, text) in enumerate(zip(payloads, encoded), start=1):
                 result = connection.execute(insert(messages).values(
                     conversation_id=conversation_id, seq=last + offset, role=role,
-                    payload=text, agent_name=agent_name, client_id=client_id, created_at=now))
+                    payload=text, agent_name=agent_name, client_id=client_id, created_at=now,
+                    turn_owner=turn.owner if turn else None,
+                    turn_lease_until=turn.until if turn else None))
                 stored.append(StoredMessage(last + offset, role, payload, agent_name, now,
                                             result.inserted_primary_key[0]))
+            if answering is not None:
+                _finish_turn(connection, conversation_id, answering)
             return stored
 
         def work() -> list[StoredMessage]:
@@ -237,7 +264,43 @@ class WebChatStore(ThreadedStore):
             raise DeliveryFailed(f"could not append to conversation {conversation_id}")
 
         if not payloads:
+            if answering is not None:
+                await self.finish_turn(conversation_id, answering)
             return []
+        return await self.call(work)
+
+    async def finish_turn(self, conversation_id: str, seq: int) -> None:
+        """Mark customer message `seq` answered (a turn with no reply at all)."""
+        def work() -> None:
+            with self.engine.begin() as connection:
+                _finish_turn(connection, conversation_id, seq)
+
+        await self.call(work)
+
+    async def claim_turn(self, conversation_id: str, seq: int, owner: str,
+                         lease_s: float) -> TurnState:
+        """Take over the turn of customer message `seq` if its runner is gone or timed out.
+
+        The takeover is a compare-and-set on the runner and its lease, so of two processes
+        claiming at once exactly one gets CLAIMED.
+        """
+        def work() -> TurnState:
+            row_of = (messages.c.conversation_id == conversation_id, messages.c.seq == seq)
+            with self.engine.begin() as connection:
+                row = connection.execute(select(
+                    messages.c.turn_owner, messages.c.turn_lease_until).where(*row_of)).first()
+                if row is None or row.turn_owner is None:
+                    return TurnState.ANSWERED
+                now = time.time()
+                if row.turn_owner == owner or not lease_is_free(
+                        row.turn_owner, row.turn_lease_until or 0.0, now):
+                    return TurnState.BUSY
+                taken = connection.execute(update(messages).where(
+                    *row_of, messages.c.turn_owner == row.turn_owner,
+                    messages.c.turn_lease_until == row.turn_lease_until,
+                ).values(turn_owner=owner, turn_lease_until=now + lease_s)).rowcount
+                return TurnState.CLAIMED if taken == 1 else TurnState.BUSY
+
         return await self.call(work)
 
     async def remove(self, conversation_id: str, seq: int) -> None:
@@ -287,3 +350,9 @@ class WebChatStore(ThreadedStore):
             return rows[-1].id, {row.conversation_id for row in rows}
 
         return await self.call(work)
+
+
+def _finish_turn(connection: Connection, conversation_id: str, seq: int) -> None:
+    connection.execute(update(messages).where(
+        messages.c.conversation_id == conversation_id, messages.c.seq == seq,
+        messages.c.role == "customer").values(turn_owner=None, turn_lease_until=None))

@@ -4,7 +4,10 @@
   kept; the Rasa sender id is derived from that hash, so the token itself never reaches a
   tracker, a log or the agent console.
 - `webchat_messages`: every message of a conversation (customer, bot, agent), keyed by the
-  Rasa sender id, numbered 1, 2, 3... per conversation (`seq`).
+  Rasa sender id, numbered 1, 2, 3... per conversation (`seq`). A customer message whose
+  turn is running carries the process running it (`turn_owner`, a `channels.leases` owner)
+  and until when (`turn_lease_until`, epoch seconds); both are cleared in the transaction
+  that stores the bot's replies. A turn whose owner died (kill -9) is run again.
 - `webchat_conversations`: each conversation's last number. Writers take numbers by updating
   this row, which holds its lock until they commit, so numbers become visible in order: a
   client that has read up to N never misses a message numbered below N that commits later
@@ -16,7 +19,7 @@ Times are naive UTC.
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
+    BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
     UniqueConstraint, inspect,
 )
 from sqlalchemy.engine import Engine
@@ -60,25 +63,33 @@ messages = Table(
     Column("agent_name", String(MAX_AGENT_NAME)),
     Column("client_id", String(64)),
     Column("created_at", DateTime, nullable=False),
+    Column("turn_owner", String(200)),
+    Column("turn_lease_until", Float),
     UniqueConstraint("conversation_id", "seq"),
     UniqueConstraint("conversation_id", "client_id"),
     Index("ix_webchat_messages_created_at", "created_at"),
 )
 
 
+# Columns added since a table was first made: (table, column, SQL type).
+_ADDED_COLUMNS = (
+    (sessions.name, "creator", "VARCHAR(64)"),
+    (messages.name, "turn_owner", "VARCHAR(200)"),
+    (messages.name, "turn_lease_until", "FLOAT"),
+)
+
+
 def add_missing_columns(engine: Engine) -> None:
     """Columns added since a table was first made (`create_all` never alters a table)."""
-    def has_creator() -> bool:
-        return any(column["name"] == "creator"
-                   for column in inspect(engine).get_columns(sessions.name))
+    def has(table: str, column: str) -> bool:
+        return any(found["name"] == column for found in inspect(engine).get_columns(table))
 
-    if has_creator():
-        return
-    try:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(
-                f"ALTER TABLE {sessions.name} ADD COLUMN creator VARCHAR(64)")
-    except DBAPIError:
-        if not has_creator():  # not another process adding it at the same moment
-            raise
-
+    for table, column, sql_type in _ADDED_COLUMNS:
+        if has(table, column):
+            continue
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+        except DBAPIError:
+            if not has(table, column):  # not another process adding it at the same moment
+                raise

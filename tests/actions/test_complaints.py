@@ -21,10 +21,12 @@ async def run(action, tracker):
     return dispatcher, events
 
 
-async def submit(crm, order="RP-100003", issue="damaged", history=None):
+async def submit(crm, order="RP-100003", issue="damaged", history=None, message_id=None):
     tracker = make_tracker(text="the lid was dented", intent="inform", history=history,
                            slots={**ADA, "order_number": order, "issue_type": issue,
                                   "complaint_description": "the lid was dented"})
+    if message_id is not None:  # as Rasa sends it: in latest_message and on the user event
+        tracker.latest_message["message_id"] = tracker.events[-1]["message_id"] = message_id
     return await run(ActionSubmitComplaint(), tracker)
 
 
@@ -103,3 +105,27 @@ async def test_issue_type_from_the_customers_words(use_crm, said, key):
     result = await ValidateComplaintForm().validate_issue_type(said, dispatcher, make_tracker(), DOMAIN)
     assert result == {"issue_type": key}
     assert responses(dispatcher) == ([] if key else ["utter_issue_type_unknown"])
+
+
+async def _complaint_cases(crm) -> list[str]:
+    card = await crm.customer_card(ADA["customer_id"])
+    return [case.id for case in card.open_cases if case.order_number == "RP-100003"]
+
+
+async def test_the_same_message_submitted_twice_is_one_case_and_one_offer(use_crm):
+    first_dispatcher, first = await submit(use_crm, message_id="upd-41")
+    again_dispatcher, again = await submit(use_crm, message_id="upd-41")  # the turn, re-run
+    first, again = slot_events(first), slot_events(again)
+    assert (again["case_id"], again["offer_id"]) == (first["case_id"], first["offer_id"])
+    assert responses(again_dispatcher) == responses(first_dispatcher)
+    assert await _complaint_cases(use_crm) == [first["case_id"]]
+    assert [o.id for o in await use_crm.offers_for_case(first["case_id"])] == [first["offer_id"]]
+
+
+async def test_another_message_or_no_message_id_is_another_case(use_crm):
+    _, one = await submit(use_crm, message_id="upd-1")
+    _, two = await submit(use_crm, message_id="upd-2")
+    _, three = await submit(use_crm)
+    _, four = await submit(use_crm)  # no id: no key, each run records its own case
+    ids = {slot_events(events)["case_id"] for events in (one, two, three, four)}
+    assert len(ids) == 4

@@ -107,6 +107,20 @@ async def test_nobody_online_a_verified_customer_gets_a_callback_case(desk, crm)
     assert PAUSE not in events
 
 
+async def test_a_handoff_turn_run_twice_opens_one_callback_case(desk, crm):
+    def tracker(message_id):
+        made = make_tracker(text="agent please", intent="request_human", slots=GRACE)
+        made.latest_message["message_id"] = made.events[-1]["message_id"] = message_id
+        return made
+
+    first, _ = await run(ActionHandoff(), tracker("upd-3"))
+    again, _ = await run(ActionHandoff(), tracker("upd-3"))  # re-delivered after a crash
+    other, _ = await run(ActionHandoff(), tracker("upd-4"))
+    first_case, again_case, other_case = (d.messages[0]["case_id"] for d in (first, again, other))
+    assert first_case == again_case != other_case
+    assert (await crm.get_case(first_case)).status == "callback"
+
+
 async def test_a_public_threat_is_prioritised(desk, online):
     history = [user_event("I'll tweet about this", "threaten_public", sentiment=-0.6)]
     await run(ActionHandoff(), make_tracker(text="I'll tweet about this", intent="threaten_public",

@@ -65,3 +65,15 @@ def test_a_stores_own_url_wins_over_the_profiles():
 def test_a_bad_scale_setting_is_a_clear_error(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({"RAPPORT_HOME": "/srv/rapport", **env}).child_env()
+
+
+def test_rasa_reaches_the_action_servers_where_rapport_actions_url_says():
+    own = Settings.from_env({"RAPPORT_HOME": "/srv/rapport", "RAPPORT_ACTIONS_PORT": "6055"})
+    assert own.action_webhook_url == "http://127.0.0.1:6055/webhook"
+    balanced = Settings.from_env({"RAPPORT_HOME": "/srv/rapport",
+                                  "RAPPORT_ACTIONS_URL": "http://nginx:5055/"})
+    assert balanced.action_webhook_url == "http://nginx:5055/webhook"
+    assert balanced.actions_url == "http://127.0.0.1:5055"  # where this one binds: unchanged
+    assert Settings.from_env(balanced.child_env()) == balanced
+    with pytest.raises(SettingsError, match="RAPPORT_ACTIONS_URL must start with http"):
+        Settings.from_env({"RAPPORT_ACTIONS_URL": "nginx:5055"})

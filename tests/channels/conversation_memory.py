@@ -14,7 +14,7 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
-_BOT_DATA = ("buttons", "quick_replies", "image", "attachment", "custom", "elements")
+from channels.turn_recovery import BOT_DATA_KEYS
 
 
 class ConversationMemory:
@@ -29,9 +29,10 @@ class ConversationMemory:
     async def record(self, message: Any) -> None:
         """Store the turn: the user's message and the replies on its output channel."""
         tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
-        tracker.update(UserUttered(message.text, input_channel=message.input_channel))
+        tracker.update(UserUttered(message.text, input_channel=message.input_channel,
+                                   message_id=message.message_id))
         for reply in getattr(message.output_channel, "messages", []):
-            data = {key: reply[key] for key in _BOT_DATA if reply.get(key)}
+            data = {key: reply[key] for key in BOT_DATA_KEYS if reply.get(key)}
             tracker.update(BotUttered(reply.get("text"), data=data))
         await self.tracker_store.save(tracker)
 

@@ -38,7 +38,7 @@ async def service_states(app: web.Application) -> list[dict]:
     settings = app[keys.SETTINGS]
     services = [
         ("Rasa server", settings.rasa_url, f"{settings.rasa_url}/"),
-        ("Action server", settings.actions_url, f"{settings.actions_url}/health"),
+        ("Action server", settings.action_server_url, f"{settings.action_server_url}/health"),
         ("Hub", settings.hub_url, None),
     ]
     session = app[keys.HTTP]

@@ -258,3 +258,117 @@ def test_new_case_body_is_the_serialised_dataclass():
     new_case = NewCase(customer_id=ADA, order_number=None, category="damaged", severity="low",
                        severity_score=0.1, severity_reasons=("a",), description="d")
     assert to_json(new_case)["severity_reasons"] == ["a"]
+
+
+# -- one case per Idempotency-Key ----------------------------------------------------------
+
+
+def _keyed_case(key, **changes) -> NewCase:
+    values = dict(customer_id=ADA, order_number="RP-100003", category="damaged",
+                  severity="high", severity_score=0.75, severity_reasons=("damaged",),
+                  description="dented pans", request_key=key)
+    return NewCase(**{**values, **changes})
+
+
+def _stored_keys(engine) -> dict[str, str]:
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT id, request_key FROM cases WHERE request_key IS NOT NULL")).all()
+    return {case_id: key for case_id, key in rows}
+
+
+async def test_the_key_reaches_the_reference_server_and_a_repeat_is_the_same_case(
+        crm, http_crm, seeded):
+    first = await http_crm.open_case(_keyed_case("telegram-42:upd-9"))
+    await http_crm.update_case(first.id, status="offered")
+    again = await http_crm.open_case(_keyed_case("telegram-42:upd-9", description="again"))
+    other = await http_crm.open_case(_keyed_case("telegram-42:upd-10"))
+    plain = [await http_crm.open_case(_keyed_case(None)) for _ in range(2)]
+    assert (again.id, again.status, again.description) == (first.id, "offered", "dented pans")
+    assert len({first.id, other.id, *(case.id for case in plain)}) == 4
+    assert _stored_keys(seeded) == {first.id: "telegram-42:upd-9", other.id: "telegram-42:upd-10"}
+    assert await crm.open_case(_keyed_case("telegram-42:upd-9")) == again  # one key, any door
+
+
+async def test_concurrent_keyed_posts_give_one_case(http_crm, seeded):
+    cases = await asyncio.gather(*(http_crm.open_case(_keyed_case("web:replayed"))
+                                   for _ in range(6)))
+    assert len({case.id for case in cases}) == 1
+    assert list(_stored_keys(seeded).values()) == ["web:replayed"]
+
+
+@pytest.mark.parametrize("key", ["", " padded", "x" * 201, "line\r\nX-Injected: 1", 7])
+async def test_a_bad_key_is_refused_before_it_is_sent(scripted_crm, key):
+    scripted = Scripted((201, {}, 0))
+    client = await scripted_crm(scripted)
+    with pytest.raises(InvalidRequest, match="request_key"):
+        await client.open_case(_keyed_case(key))
+    assert scripted.requests == []
+
+
+async def test_the_reference_server_refuses_a_bad_key_header(crm, aiohttp_server):
+    server = await aiohttp_server(create_crm_api(crm, api_token=API_TOKEN))
+    body = to_json(_keyed_case(None))
+    headers = {"Authorization": f"Bearer {API_TOKEN}", "Idempotency-Key": "k" * 201}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(server.make_url("/cases"), json=body,
+                                headers=headers) as response:
+            assert response.status == 422
+            assert "request_key" in (await response.json())["message"]
+
+
+async def test_the_header_wins_over_a_key_in_the_body(crm, aiohttp_server, seeded):
+    server = await aiohttp_server(create_crm_api(crm, api_token=API_TOKEN))
+    body = {**to_json(_keyed_case(None)), "request_key": "from-the-body"}
+    headers = {"Authorization": f"Bearer {API_TOKEN}", "Idempotency-Key": "from-the-header"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(server.make_url("/cases"), json=body,
+                                headers=headers) as response:
+            assert response.status == 201
+    assert list(_stored_keys(seeded).values()) == ["from-the-header"]
+
+
+CASE = {"id": "CS-1", "customer_id": ADA, "order_number": None, "category": "damaged",
+        "severity": "low", "severity_score": 0.1, "severity_reasons": [], "status": "open",
+        "description": "x", "resolution": None, "resolved": None, "csat": None,
+        "created_at": "2026-03-14T10:00:00Z", "updated_at": "2026-03-14T10:00:00Z"}
+
+
+async def test_a_keyed_case_post_is_retried_like_an_idempotent_request(scripted_crm):
+    scripted = Scripted((503, {"error": "busy"}, 0), (502, "bad gateway", 0), (201, CASE, 0))
+    client = await scripted_crm(scripted)
+    assert (await client.open_case(_keyed_case("conv:msg-1"))).id == "CS-1"
+    assert len(scripted.requests) == 3
+    assert {request[2]["Idempotency-Key"] for request in scripted.requests} == {"conv:msg-1"}
+    assert all("request_key" not in json.loads(body) for body in scripted.bodies)
+
+
+async def test_an_unkeyed_case_post_is_still_not_retried(scripted_crm):
+    scripted = Scripted((503, "", 0), (201, CASE, 0))
+    client = await scripted_crm(scripted)
+    with pytest.raises(CrmUnavailable, match="503"):
+        await client.open_case(_keyed_case(None))
+    assert len(scripted.requests) == 1
+    assert "Idempotency-Key" not in scripted.requests[0][2]
+
+
+async def test_a_keyed_case_post_is_retried_after_a_dropped_connection(aiohttp_server):
+    """The connection drops after the request was sent: with a key, sending it again is safe."""
+    seen: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append(request.headers.get("Idempotency-Key", ""))
+        if len(seen) == 1:
+            request.transport.close()  # no answer at all: a ServerDisconnectedError
+            return web.Response(status=500)
+        return web.json_response(CASE, status=201)
+
+    app = web.Application()
+    app.router.add_post("/cases", handle)
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as session:
+        client = HttpCrm(session, str(server.make_url("/")), retries=2, backoff=0.01)
+        assert (await client.open_case(_keyed_case("conv:msg-2"))).id == "CS-1"
+    assert seen == ["conv:msg-2", "conv:msg-2"]

@@ -254,3 +254,64 @@ async def test_database_errors_become_crm_unavailable(tmp_path):
     with pytest.raises(CrmUnavailable):
         await unmigrated.get_customer(ADA)
     await unmigrated.close()
+
+
+def _cases_with_key(engine, key: str) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT COUNT(*) FROM cases WHERE request_key = :key"), {"key": key}
+        ).scalar_one()
+
+
+async def test_the_same_request_key_opens_one_case(crm, seeded):
+    first = await crm.open_case(a_case(request_key="telegram-42:update-7"))
+    await crm.update_case(first.id, status="offered")
+    again = await crm.open_case(a_case(request_key="telegram-42:update-7",
+                                       description="the same turn, run again"))
+    assert again.id == first.id
+    assert (again.status, again.description) == ("offered", first.description)  # as it is now
+    assert _cases_with_key(seeded, "telegram-42:update-7") == 1
+
+
+def _all_cases(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT COUNT(*) FROM cases")).scalar_one()
+
+
+async def test_different_keys_and_no_key_open_separate_cases(crm, seeded):
+    before = _all_cases(seeded)
+    one = await crm.open_case(a_case(request_key="conversation:1"))
+    two = await crm.open_case(a_case(request_key="conversation:2"))
+    plain = [await crm.open_case(a_case()) for _ in range(2)]  # NULL keys may repeat
+    assert len({one.id, two.id, *(case.id for case in plain)}) == 4
+    assert _all_cases(seeded) == before + 4
+
+
+@pytest.mark.parametrize("key", ["", " padded", "padded ", "x" * 201, "line\nbreak",
+                                 "nul\x00", "del\x7f", 42])
+async def test_a_bad_request_key_is_refused(crm, seeded, key):
+    before = _all_cases(seeded)
+    with pytest.raises(InvalidRequest, match="request_key must be 1 to 200 printable"):
+        await crm.open_case(a_case(request_key=key))
+    assert _all_cases(seeded) == before
+
+
+async def test_the_longest_and_unicode_keys_are_kept(crm):
+    for key in ("k" * 200, "webchat-ümlaut:✓"):
+        first = await crm.open_case(a_case(request_key=key))
+        assert (await crm.open_case(a_case(request_key=key))).id == first.id
+
+
+async def test_a_key_never_returns_another_customers_case(crm):
+    await crm.open_case(a_case(request_key="shared:1"))
+    with pytest.raises(InvalidRequest, match="another customer"):
+        await crm.open_case(a_case(customer_id=GRACE, order_number=None,
+                                   request_key="shared:1"))
+
+
+async def test_concurrent_opens_with_one_key_give_one_case(crm, seeded):
+    """Ten opens of one key at once (worker threads, real transactions): one case for all."""
+    cases = await asyncio.gather(*(crm.open_case(a_case(request_key="replayed:turn"))
+                                   for _ in range(10)))
+    assert len({case.id for case in cases}) == 1
+    assert _cases_with_key(seeded, "replayed:turn") == 1

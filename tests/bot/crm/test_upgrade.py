@@ -80,3 +80,41 @@ def test_sqlite_file_gets_its_directory_and_pragmas(tmp_path):
     finally:
         engine.dispose()
     assert (tmp_path / "nested" / "deeper").is_dir()
+
+
+def test_0003_adds_a_unique_nullable_request_key_to_existing_cases(empty_db_url):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    assert upgrade_schema(empty_db_url, "0002") == "0002"
+    engine = make_engine(empty_db_url)
+    case = ("INSERT INTO cases (id, customer_id, category, severity, severity_score, "
+            "severity_reasons, status, description, created_at, updated_at{key}) VALUES "
+            "(:id, 'C-1', 'damaged', 'low', 0.1, '[]', 'open', 'd', :at, :at{value})")
+    at = "2026-11-30 12:00:00"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO customers (id, name, email, tier, consent_marketing, "
+                "consent_data_processing, created_at) VALUES ('C-1', 'Ada', 'a@example.com', "
+                "'standard', false, true, :at)"), {"at": at})
+            connection.execute(text(case.format(key="", value="")), {"id": "CS-old", "at": at})
+        assert upgrade_schema(empty_db_url) == head_revision()
+        columns = {c["name"]: c for c in inspect(engine).get_columns("cases")}
+        assert columns["request_key"]["nullable"] is True
+        assert columns["request_key"]["type"].length == 200
+        indexes = {i["name"]: i for i in inspect(engine).get_indexes("cases")}
+        assert indexes["ix_cases_request_key"]["unique"]
+        keyed = case.format(key=", request_key", value=", :key")
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT request_key FROM cases")).scalar_one() is None
+            for case_id, key in (("CS-a", None), ("CS-b", None), ("CS-c", "k:1")):
+                connection.execute(text(keyed), {"id": case_id, "at": at, "key": key})
+        with pytest.raises(IntegrityError):
+            with engine.begin() as connection:
+                connection.execute(text(keyed), {"id": "CS-d", "at": at, "key": "k:1"})
+        engine.dispose()
+        downgrade_schema(empty_db_url, "0002")
+        assert "request_key" not in {c["name"] for c in inspect(engine).get_columns("cases")}
+    finally:
+        engine.dispose()

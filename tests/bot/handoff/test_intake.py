@@ -81,6 +81,17 @@ async def test_nobody_online_a_verified_customer_gets_a_callback_case(desk, crm)
     assert any(item.kind == "handoff" and case.id in item.summary for item in timeline)
 
 
+async def test_the_same_request_key_opens_one_callback_case(desk, crm):
+    keyed = request(slots=GRACE, request_key="c-1:upd-5:callback")
+    first = await desk.hand_over(keyed, crm)
+    again = await desk.hand_over(keyed, crm)  # the turn run again after a crash
+    other = await desk.hand_over(request(slots=GRACE, request_key="c-1:upd-6:callback"), crm)
+    assert again.case.id == first.case.id != other.case.id
+    callbacks = [case.id for case in (await crm.customer_card("C-000000000002")).open_cases
+                 if case.category == "callback"]
+    assert sorted(callbacks) == sorted({first.case.id, other.case.id})
+
+
 async def test_nobody_online_a_complaint_case_becomes_the_callback(desk, crm):
     complaint = await crm.open_case(NewCase(
         customer_id="C-000000000002", order_number="RP-100004", category="damaged",

@@ -14,7 +14,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.settings import Settings
 from channels.telegram.api import BotApi
-from channels.telegram.leases import lease_is_free, new_owner, owner_is_gone
+from channels.leases import lease_is_free, new_owner, owner_is_gone
 from channels.telegram.store import StoredUpdate, TelegramStore
 from channels.telegram.turns import TurnRunner
 from channels.telegram.wakeup import Wakeup

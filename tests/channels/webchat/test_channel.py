@@ -9,14 +9,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rasa.shared.core.events import BotUttered, UserUttered
 from sqlalchemy import select, update
 
 from bot.database import naive_utcnow
 from channels.webchat import channel as webchat_channel
 from channels.webchat.channel import HistoryWatcher, WebChatOutput
 from channels.webchat.sender import WebChatSender
-from channels.webchat.store import WebChatStore
+from channels.webchat.store import TurnLease, WebChatStore
 from channels.webchat.tables import messages, sessions
+
+from tests.channels.lease_owners import dead_owner, owner_with
 
 from .conftest import SHOP
 
@@ -287,6 +290,86 @@ async def test_a_retry_with_the_same_client_id_is_not_run_twice(channel_server) 
     again = await server.say(token, "hello", client_id="c-1", after=0)
     assert first == again and len(server.agent.received) == 1
     assert [m["text"] for m in again[1]["messages"]] == ["hello", "echo: hello"]
+
+
+# -- a turn left unfinished: the process answering it died (kill -9) ---------------------
+
+async def _left_unfinished(server, token: str, text: str, client_id: str, owner: str) -> str:
+    """Store `text` as the widget's message whose turn `owner` started and never finished
+    (as a killed process leaves it); its conversation's sender id."""
+    sender = "wc-" + hashlib.sha256(token.encode()).hexdigest()[:24]
+    await server.channel.store.append(sender, "customer", [{"text": text}], client_id=client_id,
+                                      turn=TurnLease(owner, time.time() + 120))
+    return sender
+
+
+async def test_a_retry_runs_a_turn_its_dead_runner_left_unanswered(channel_server) -> None:
+    server = await channel_server()
+    token = await server.new_token()
+    await _left_unfinished(server, token, "where is my order", "c-2", dead_owner())
+    status, body = await server.say(token, "where is my order", client_id="c-2")
+    assert status == 200, body
+    assert [m["text"] for m in body["messages"]] == ["where is my order",
+                                                     "echo: where is my order"]
+    assert [m.message_id for m in server.agent.received] == ["webchat-1"]
+    again = await server.say(token, "where is my order", client_id="c-2")  # answered now
+    assert again == (status, body) and len(server.agent.received) == 1
+
+
+async def test_a_turn_rasa_finished_before_the_crash_is_read_back_not_run_again(
+        channel_server) -> None:
+    server = await channel_server()
+    token = await server.new_token()
+    sender = await _left_unfinished(server, token, "hello", "c-3", dead_owner())
+    # Rasa saved the turn (and its buttons) before the process died; the web chat never
+    # stored the replies.
+    tracker = await server.agent.tracker_store.get_or_create_tracker(sender)
+    tracker.update(UserUttered("hello", message_id="webchat-1"))
+    tracker.update(BotUttered("Hi! Pick one:", data={"buttons": [
+        {"title": "Orders", "payload": "/order_status"}]}))
+    await server.agent.tracker_store.save(tracker)
+    status, body = await server.say(token, "hello", client_id="c-3")
+    assert status == 200, body
+    assert server.agent.received == []  # not run twice: no second user event in Rasa
+    assert body["messages"][1]["text"] == "Hi! Pick one:"
+    assert body["messages"][1]["buttons"] == [{"title": "Orders", "payload": "/order_status"}]
+
+
+async def test_a_retry_while_the_turn_is_running_waits_for_its_answer(channel_server) -> None:
+    release = asyncio.Event()
+
+    async def slow(message):
+        await release.wait()
+        return [f"echo: {message.text}"]
+
+    server = await channel_server(reply=slow)
+    token = await server.new_token()
+    first = asyncio.create_task(server.say(token, "hi", client_id="c-4"))
+    deadline = time.monotonic() + 10
+    while not server.agent.received:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    retry = asyncio.create_task(server.say(token, "hi", client_id="c-4"))
+    await asyncio.sleep(0.5)
+    assert not retry.done()  # waiting for the running turn, not running it again
+    release.set()
+    assert (await first)[1]["messages"] == (await retry)[1]["messages"]
+    assert len(server.agent.received) == 1
+
+
+async def test_a_live_runners_turn_is_not_taken_until_its_lease_ends(channel_server) -> None:
+    server = await channel_server(max_wait=0.5)
+    token = await server.new_token()
+    alive = owner_with(token="0000aaaa")  # this process, another runner: certainly alive
+    sender = await _left_unfinished(server, token, "hi", "c-5", alive)
+    status, body = await server.say(token, "hi", client_id="c-5")
+    assert status == 503 and "still answering" in body["error"]
+    assert server.agent.received == []
+    with server.channel.store.engine.begin() as db:  # the lease runs out (a hung runner)
+        db.execute(update(messages).where(messages.c.conversation_id == sender)
+                   .values(turn_lease_until=time.time() - 1))
+    status, body = await server.say(token, "hi", client_id="c-5")
+    assert status == 200 and [m["text"] for m in body["messages"]] == ["hi", "echo: hi"]
 
 
 async def test_after_returns_what_arrived_meanwhile(channel_server, tmp_path: Path) -> None:

@@ -6,14 +6,19 @@ import asyncio
 import hashlib
 import re
 import secrets
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from bot.database import naive_utcnow
-from channels.webchat.store import DuplicateMessage, WebChatStore, clean_payload
+from channels.leases import new_owner
+from channels.webchat.store import (
+    DuplicateMessage, TurnLease, TurnState, WebChatStore, clean_payload,
+)
 from channels.webchat.tables import sessions
+from tests.channels.lease_owners import dead_owner, owner_with
 
 
 async def test_schema_is_created_idempotently(store_url: str) -> None:
@@ -169,3 +174,62 @@ def test_clean_payload_keeps_only_what_the_widget_shows() -> None:
     assert clean_payload({"image": "https://cdn.example/a.png"}) == {
         "image": "https://cdn.example/a.png"}
     assert clean_payload({"text": ""}) == {}
+
+
+# -- turn leases: a customer message's turn is answered, or owned by a runner ------------
+
+async def test_an_answer_clears_the_turn_in_the_same_write(store: WebChatStore) -> None:
+    live = new_owner()
+    customer = (await store.append("wc-t", "customer", [{"text": "hi"}], client_id="k1",
+                                   turn=TurnLease(live, time.time() + 60)))[0]
+    other = owner_with(token="0000bbbb")
+    assert await store.claim_turn("wc-t", customer.seq, other, 60) is TurnState.BUSY
+    await store.append("wc-t", "bot", [{"text": "hello!"}], answering=customer.seq)
+    assert await store.claim_turn("wc-t", customer.seq, other, 60) is TurnState.ANSWERED
+    # A turn with no reply at all is answered too.
+    quiet = (await store.append("wc-t", "customer", [{"text": "ok"}],
+                                turn=TurnLease(live, time.time() + 60)))[0]
+    await store.append("wc-t", "bot", [], answering=quiet.seq)
+    assert await store.claim_turn("wc-t", quiet.seq, other, 60) is TurnState.ANSWERED
+
+
+async def test_one_of_many_claims_on_a_dead_runners_turn_wins(store_url: str) -> None:
+    stores = [WebChatStore.from_url(store_url) for _ in range(6)]
+    try:
+        customer = (await stores[0].append("wc-d", "customer", [{"text": "hi"}],
+                                           turn=TurnLease(dead_owner(), time.time() + 60)))[0]
+        claims = await asyncio.gather(*(
+            store.claim_turn("wc-d", customer.seq, owner_with(token=f"{n:08x}"), 60)
+            for n, store in enumerate(stores)))
+        assert sorted(state.value for state in claims) == ["busy"] * 5 + ["claimed"]
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_messages_from_before_turn_leases_count_as_answered(store_url: str) -> None:
+    """A hub database whose messages table predates turn leases gains the columns, and its
+    messages are never run again."""
+    from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, create_engine
+
+    old = MetaData()
+    table = Table("webchat_messages", old, Column("id", Integer, primary_key=True),
+                  Column("conversation_id", String(128), nullable=False),
+                  Column("seq", Integer, nullable=False), Column("role", String(16)),
+                  Column("payload", Text, nullable=False), Column("agent_name", String(80)),
+                  Column("client_id", String(64)), Column("created_at", DateTime))
+    engine = create_engine(store_url)
+    old.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(table.insert().values(
+            conversation_id="wc-o", seq=1, role="customer", payload='{"text": "hi"}',
+            client_id="k", created_at=naive_utcnow()))
+    engine.dispose()
+    store = WebChatStore.from_url(store_url)
+    try:
+        await store.ensure_tables()
+        assert await store.claim_turn("wc-o", 1, new_owner(), 60) is TurnState.ANSWERED
+        with pytest.raises(DuplicateMessage):
+            await store.append("wc-o", "customer", [{"text": "hi"}], client_id="k")
+    finally:
+        await store.close()
