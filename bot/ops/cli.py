@@ -161,13 +161,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         _say("no model matches the current config, domain and data: training one now...")
         model = train_in_child(settings)  # in-process, TensorFlow would stay for the run's life
     env = settings.child_env()
+    supervised = ("--supervised-by", str(os.getpid()))  # each stops if this process is gone
     services = [
-        Service("actions", python_command("-m", "bot.ops.cli", "serve", "actions"),
+        Service("actions", python_command("-m", "bot.ops.cli", "serve", "actions", *supervised),
                 f"{settings.actions_url}/health", settings.actions_port, env),
         # no --model: `serve rasa` picks the current model at each (re)start
-        Service("rasa", python_command("-m", "bot.ops.cli", "serve", "rasa"),
+        Service("rasa", python_command("-m", "bot.ops.cli", "serve", "rasa", *supervised),
                 f"{settings.rasa_url}/", settings.rasa_port, env),
-        Service("hub", python_command("-m", "bot.ops.cli", "serve", "hub"),
+        Service("hub", python_command("-m", "bot.ops.cli", "serve", "hub", *supervised),
                 f"{settings.hub_url}/health", settings.hub_port, env),
     ]
     supervisor = Supervisor(services, settings.host, settings.logs_dir, say=_say,
@@ -197,10 +198,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot import log_redaction
+    from bot.ops import orphan_watch
 
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log_redaction.install(settings)  # no token or secret in var/logs (httpx logs URLs)
+    orphan_watch.watch_supervisor(args.supervised_by)
     if args.service == "rasa":
         from bot.ops.rasa_server import serve
 
@@ -292,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=["rasa", "actions", "hub"])
     serve.add_argument("--model", help="model archive (rasa only; default: the one matching "
                                        "the current content, else the newest)")
+    serve.add_argument("--supervised-by", type=int, metavar="PID",
+                       help="stop when this process (rapport run's supervisor) is gone")
     serve.set_defaults(handler=cmd_serve)
 
     for register in _plugin_commands():

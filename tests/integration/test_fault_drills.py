@@ -18,7 +18,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator
 
 import pytest
 
@@ -91,21 +91,9 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = CATCH_UP_S
         time.sleep(0.5)
 
 
-def service_pid(stack: Stack, name: str) -> Optional[int]:
-    """The pid of `rapport serve NAME`, a child of the stack's `rapport run` (None: none)."""
-    for task in Path(f"/proc/{stack.process.pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            for child in (task / "children").read_text().split():
-                with contextlib.suppress(OSError):
-                    argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-                    if argv[-3:-1] == [b"serve", name.encode()]:
-                        return int(child)
-    return None
-
-
 def kill_service(stack: Stack, name: str) -> int:
     """kill -9 one service of the running stack; its pid."""
-    pid = service_pid(stack, name)
+    pid = stack.service_pids().get(name)
     assert pid is not None, f"no {name} service running"
     os.kill(pid, signal.SIGKILL)
     return pid
@@ -114,7 +102,7 @@ def kill_service(stack: Stack, name: str) -> int:
 def wait_restarted(stack: Stack, name: str, killed: int, ready_url: str) -> None:
     """The supervisor started `name` again (a new pid) and it answers `ready_url`."""
     def back() -> bool:
-        pid = service_pid(stack, name)
+        pid = stack.service_pids().get(name)
         return pid not in (None, killed) and http_answers(ready_url)
 
     wait_until(back, f"{name} restarted and answering", timeout=RESTART_S)

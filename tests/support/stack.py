@@ -145,6 +145,31 @@ class Stack:
             os.killpg(self.process.pid, signal.SIGKILL)
             return self.process.wait()
 
+    def service_pids(self) -> dict[str, int]:
+        """The pid of each `rapport serve NAME` running as a child of this `rapport run`."""
+        found: dict[str, int] = {}
+        if self.process is None:
+            return found
+        for task in Path(f"/proc/{self.process.pid}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                for child in (task / "children").read_text().split():
+                    with contextlib.suppress(OSError):
+                        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                        if b"serve" in argv[:-1]:
+                            found[argv[argv.index(b"serve") + 1].decode()] = int(child)
+        return found
+
+    def crash(self) -> None:
+        """kill -9 of everything at once, as a power cut would: `rapport run` and each
+        service's process group (each service runs in a session of its own)."""
+        assert self.process is not None
+        groups = list(self.service_pids().values())
+        os.killpg(self.process.pid, signal.SIGKILL)
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        self.process.wait(30)
+
     def say(self, sender: str, message: str) -> list[dict]:
         status, replies = http("POST", f"{self.rasa_url}/webhooks/rest/webhook",
                                {"sender": sender, "message": message}, headers=REST_AUTH)

@@ -4,6 +4,9 @@
 server. `cut()` aborts every relayed connection (as a dead network or a stopped server would)
 and, until `restore()`, closes each new connection as soon as it is accepted, so clients see
 the server gone without the real server (which other work shares) being touched.
+`hold_answers_with(marker)` keeps back the server's answer that contains `marker` (the
+request went through, the server did its work, the client never hears back) until
+`release_answers()`: a test kills the client at that moment.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ class TcpProxy:
         self._server: Optional[asyncio.base_events.Server] = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._pumps: set[asyncio.Task] = set()
+        self._hold_marker: Optional[bytes] = None
+        self._released = asyncio.Event()
+        self.held = 0  # answers being held back now
 
     async def start(self) -> "TcpProxy":
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -45,6 +51,16 @@ class TcpProxy:
     def restore(self) -> None:
         """Relay new connections again."""
         self._open = True
+
+    def hold_answers_with(self, marker: bytes) -> None:
+        """Keep back, from here on, every answer from the server that contains `marker`."""
+        self._released.clear()
+        self._hold_marker = marker
+
+    def release_answers(self) -> None:
+        """Stop holding: answers held back go on (to clients still there)."""
+        self._hold_marker = None
+        self._released.set()
 
     async def close(self) -> None:
         await self.cut()
@@ -69,20 +85,35 @@ class TcpProxy:
             server_writer.transport.abort()
             return
         self._writers.update((client_writer, server_writer))
-        for source, sink in ((client_reader, server_writer), (server_reader, client_writer)):
-            pump = asyncio.create_task(self._pump(source, sink))
+        for source, sink, answers in ((client_reader, server_writer, False),
+                                      (server_reader, client_writer, True)):
+            pump = asyncio.create_task(self._pump(source, sink, answers))
             self._pumps.add(pump)
             pump.add_done_callback(self._pumps.discard)
 
-    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter,
+                    answers: bool) -> None:
+        seen = b""  # what this answer sent lately, so a marker split across chunks is found
         try:
             with contextlib.suppress(ConnectionError, OSError):  # a side went away: stop
                 while chunk := await source.read(_CHUNK):
+                    marker = self._hold_marker
+                    if answers and marker is not None:
+                        seen = seen[-len(marker):] + chunk
+                        if marker in seen:
+                            await self._hold()
                     sink.write(chunk)
                     await sink.drain()
         finally:
             self._writers.discard(sink)
             sink.transport.abort()
+
+    async def _hold(self) -> None:
+        self.held += 1
+        try:
+            await self._released.wait()
+        finally:
+            self.held -= 1
 
     async def _settle(self) -> None:
         """Let the pumps of aborted connections finish."""
@@ -127,6 +158,27 @@ class BackgroundProxy:
             self._proxy.restore()
 
         self._call(restore())  # done when this returns: the next connection is relayed
+
+    def hold_answers_with(self, marker: bytes) -> None:
+        async def hold() -> None:
+            self._proxy.hold_answers_with(marker)
+
+        self._call(hold())
+
+    def release_answers(self) -> None:
+        async def release() -> None:
+            self._proxy.release_answers()
+
+        self._call(release())
+
+    def retarget(self, target_port: int) -> None:
+        """Relay new connections to another port (the server restarted on a new one)."""
+        self._proxy.target_port = target_port
+
+    @property
+    def held(self) -> int:
+        """Answers being held back now."""
+        return self._proxy.held
 
     def _call(self, work: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=30)
