@@ -59,7 +59,7 @@ def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, durable: bool =
         engine = create_engine(parsed, future=True,
                                connect_args={"check_same_thread": False, "timeout": timeout},
                                **options)
-        event.listen(engine, "connect", partial(_sqlite_pragmas, durable=durable))
+        tune_sqlite(engine, durable=durable)
         return engine
     connect_args: dict[str, Any] = {}
     if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
@@ -67,6 +67,19 @@ def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, durable: bool =
                         "options": f"-c lock_timeout={int(timeout * 1000)}"}
     return create_engine(parsed, future=True, pool_pre_ping=True, pool_timeout=timeout,
                          connect_args=connect_args, **options)
+
+
+def tune_sqlite(engine: Engine, *, durable: bool = False) -> None:
+    """WAL (readers never block the writer), and fsync at checkpoints only unless `durable`,
+    on every connection the engine opens from now on; nothing for other databases.
+
+    Also for engines Rasa makes itself (its tracker store and event broker): in the default
+    rollback-journal mode each commit creates, syncs and deletes a journal file, and the
+    hub's readers block Rasa's writes. WAL with synchronous=NORMAL loses no commit when a
+    process is killed; only a power cut may lose the last moments.
+    """
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", partial(_sqlite_pragmas, durable=durable))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, durable: bool) -> None:

@@ -36,6 +36,8 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.database import tune_sqlite
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_EVENTS = 200
@@ -72,6 +74,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                              f"{window_events}")
         self.window_events = window_events
         super().__init__(*args, **kwargs)
+        tune_sqlite(self.engine)  # Rasa opens SQLite in rollback-journal mode
         _metadata.create_all(self.engine)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
@@ -106,6 +109,15 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             starts_session = any(isinstance(event, SessionStarted) for event in new_events)
             if stored + len(new_events) > 2 * self.window_events and not starts_session:
                 self._take_snapshot(session, tracker, after_id, start - stored)
+
+    async def _stream_new_events(self, event_broker: Any, new_events: list[Event],
+                                 sender_id: str) -> None:
+        """Rasa's, in one transaction where the broker can (`TurnSQLEventBroker`)."""
+        publish_many = getattr(event_broker, "publish_many", None)
+        if publish_many is None:
+            await super()._stream_new_events(event_broker, new_events, sender_id)
+            return
+        publish_many([{"sender_id": sender_id, **event.as_dict()} for event in new_events])
 
     def _row(self, sender_id: str, event: Event) -> Any:
         data = event.as_dict()

@@ -25,6 +25,7 @@ from bot.dialogue.tracker_window import (
     MIN_TURNS_AFTER_CUT, SNAPSHOT_KEY, WindowedSQLTrackerStore, snapshots, turn_boundary,
 )
 from bot.insight.rasa_events import SNAPSHOTS_TABLE
+from bot.insight.sql_event_broker import TurnSQLEventBroker
 from tests.support import PROJECT
 
 DOMAIN = Domain.load(str(PROJECT / "domain.yml"))
@@ -56,7 +57,7 @@ def stores(tmp_path: Path) -> tuple[SQLTrackerStore, WindowedSQLTrackerStore]:
                             event_broker=SQLEventBroker(db=str(tmp_path / "plain-events.db")))
     windowed = WindowedSQLTrackerStore(
         DOMAIN, dialect="sqlite", db=str(tmp_path / "windowed.db"), window_events=WINDOW,
-        event_broker=SQLEventBroker(db=str(tmp_path / "windowed-events.db")))
+        event_broker=TurnSQLEventBroker(db=str(tmp_path / "windowed-events.db")))
     return plain, windowed
 
 
