@@ -41,7 +41,7 @@ _CREATE_ATTEMPTS = 6
 
 
 def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, durable: bool = False,
-                **options: Any) -> Engine:
+                future: bool = True, **options: Any) -> Engine:
     """An engine for a SQLAlchemy URL.
 
     `durable` makes SQLite sync every commit to disk (synchronous=FULL): for stores that
@@ -56,7 +56,7 @@ def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, durable: bool =
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         # 1.4 defaults to NullPool for files: a new connection (and WAL set-up) per call
         options.setdefault("poolclass", StaticPool if in_memory else QueuePool)
-        engine = create_engine(parsed, future=True,
+        engine = create_engine(parsed, future=future,
                                connect_args={"check_same_thread": False, "timeout": timeout},
                                **options)
         tune_sqlite(engine, durable=durable)
@@ -65,7 +65,7 @@ def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, durable: bool =
     if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
         connect_args = {"connect_timeout": max(1, int(timeout)),
                         "options": f"-c lock_timeout={int(timeout * 1000)}"}
-    return create_engine(parsed, future=True, pool_pre_ping=True, pool_timeout=timeout,
+    return create_engine(parsed, future=future, pool_pre_ping=True, pool_timeout=timeout,
                          connect_args=connect_args, **options)
 
 
@@ -80,6 +80,20 @@ def tune_sqlite(engine: Engine, *, durable: bool = False) -> None:
     """
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", partial(_sqlite_pragmas, durable=durable))
+
+
+def pooled_sqlite(engine: Engine) -> Engine:
+    """For an engine Rasa made itself (tracker store, event broker): on SQLite, the same file
+    through `make_engine` (a pool, WAL, a lock timeout; Rasa's 1.x-style API); else `engine`.
+
+    Rasa opens SQLite without a pool: every retrieve, save and published turn opened the file
+    anew, and closing the last connection to a WAL database checkpoints it.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    pooled = make_engine(engine.url.render_as_string(hide_password=False), future=False)
+    engine.dispose()
+    return pooled
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, durable: bool) -> None:

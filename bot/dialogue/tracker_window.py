@@ -30,13 +30,14 @@ import logging
 from typing import Any, Optional
 
 import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import (
     ActionExecuted, ActiveLoop, ConversationPaused, Event, SessionStarted, SlotSet, UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.database import tune_sqlite
+from bot.database import pooled_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                              f"{window_events}")
         self.window_events = window_events
         super().__init__(*args, **kwargs)
-        tune_sqlite(self.engine)  # Rasa opens SQLite in rollback-journal mode
+        self.engine = pooled_sqlite(self.engine)  # Rasa opens SQLite anew for every call
+        self.sessionmaker = sessionmaker(bind=self.engine)
         _metadata.create_all(self.engine)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:

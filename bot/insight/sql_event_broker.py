@@ -4,8 +4,8 @@ Rasa's `SQLEventBroker` writes the `events` table the exchange log is fed from
 (`bot/insight/consumer.py`), committing once per event: a turn's eight or so events were
 eight transactions on a fresh connection each, in SQLite's rollback-journal mode. This broker
 writes the same rows to the same table; `WindowedSQLTrackerStore` hands it a turn's events
-at once (`publish_many`, one transaction), and its SQLite file runs in WAL mode
-(`bot.database.tune_sqlite`). endpoints.yml: `type: bot.insight.sql_event_broker.TurnSQLEventBroker`.
+at once (`publish_many`, one transaction), and its SQLite file is kept open in WAL mode
+(`bot.database.pooled_sqlite`). endpoints.yml: `type: bot.insight.sql_event_broker.TurnSQLEventBroker`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any, Iterable, Optional, Text
 
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy.orm import sessionmaker
 
-from bot.database import tune_sqlite
+from bot.database import pooled_sqlite
 
 
 class TurnSQLEventBroker(SQLEventBroker):
@@ -24,7 +25,8 @@ class TurnSQLEventBroker(SQLEventBroker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        tune_sqlite(self.engine)
+        self.engine = pooled_sqlite(self.engine)
+        self.sessionmaker = sessionmaker(bind=self.engine)
 
     @classmethod
     async def from_endpoint_config(cls, broker_config: EndpointConfig,

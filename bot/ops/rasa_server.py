@@ -42,11 +42,13 @@ def serve(settings: Settings, model_path: Path, credentials: Optional[Path] = No
     tracker_store_guard.check_tracker_store_class(getattr(endpoints.tracker_store, "type", None))
     tracker_store_guard.check_tracker_store(settings)
 
+    from bot.dialogue import ted_cache
     from bot.ops import action_guard, action_response_check, model_loading
 
     tracker_store_guard.install()  # a store that fails refuses the message, never forgets
     action_guard.install(settings.action_timeout_s)
     action_response_check.install()  # Rasa's check of action answers, its schema compiled once
+    ted_cache.install()  # TED runs once per dialogue state it has not seen
     model_loading.install()  # ready in seconds, not a minute
     credentials = credentials or settings.home / "credentials.yml"
     jwt_secret = settings.rasa_jwt_secret
