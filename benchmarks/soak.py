@@ -68,7 +68,8 @@ def memory(stack: RapportRun) -> dict[str, Any]:
             argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        name = argv[-2].decode() if len(argv) >= 2 else str(child)  # `serve NAME`
+        named = b"serve" in argv[:-1]  # `serve NAME [--supervised-by PID]`
+        name = argv[argv.index(b"serve") + 1].decode() if named else str(child)
         found[name] = rss_mb(child)
     return found
 

@@ -24,6 +24,7 @@ scale-out profile changes only variables. Secrets have no default in code.
 | RAPPORT_VERIFY_BREAKER_MINUTES | 15 | the window those failures are counted in |
 | RAPPORT_HUB_PORT | 8080 | hub (status page, agent console, web chat widget) |
 | RAPPORT_RASA_JWT_SECRET | generated per `rapport run` | enables Rasa's HTTP API, JWT-authenticated |
+| RAPPORT_RASA_URLS | http://RAPPORT_HOST:RAPPORT_RASA_PORT | every Rasa server a retrained model is loaded into, comma-separated (several Rasa processes: list each; the model file must be at the same path for each) |
 | RAPPORT_CRM_BACKEND | sql | `sql` (the CRM database below) or `http` (a brand's CRM API) |
 | RAPPORT_CRM_URL | sqlite:///$VAR/crm.db | CRM database (SQLAlchemy URL) |
 | RAPPORT_CRM_API_URL | (none) | base URL of the brand's CRM API (backend `http`) |
@@ -151,6 +152,16 @@ def _rabbitmq_url(raw: str) -> Optional[str]:
     return raw or None
 
 
+def _http_urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    urls = tuple(part.strip().rstrip("/") for part in (env.get(name) or "").split(",")
+                 if part.strip())
+    for url in urls:
+        _http_url({name: url}, name)
+    if len(set(urls)) != len(urls):
+        raise SettingsError(f"{name} names a server twice")
+    return urls
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with `Settings.from_env()` and pass it down."""
@@ -164,6 +175,7 @@ class Settings:
     actions_host: str = "127.0.0.1"
     actions_secret: Optional[str] = field(default=None, repr=False)
     actions_endpoint: Optional[str] = None  # RAPPORT_ACTIONS_URL
+    rasa_servers: tuple[str, ...] = ()  # RAPPORT_RASA_URLS; () means this machine's Rasa
     verification_secret: Optional[str] = field(default=None, repr=False)
     verify_breaker_failures: int = 10
     verify_breaker_contacts: int = 100
@@ -239,6 +251,7 @@ class Settings:
             actions_host=env.get("RAPPORT_ACTIONS_HOST") or "127.0.0.1",
             actions_secret=env.get("RAPPORT_ACTIONS_SECRET") or None,
             actions_endpoint=_http_url(env, "RAPPORT_ACTIONS_URL"),
+            rasa_servers=_http_urls(env, "RAPPORT_RASA_URLS"),
             verification_secret=env.get("RAPPORT_VERIFICATION_SECRET") or None,
             verify_breaker_failures=_int(env, "RAPPORT_VERIFY_BREAKER_FAILURES", 10),
             verify_breaker_contacts=_int(env, "RAPPORT_VERIFY_BREAKER_CONTACTS", 100),
@@ -330,6 +343,11 @@ class Settings:
         return f"http://{self.actions_host}:{self.actions_port}"
 
     @property
+    def model_servers(self) -> tuple[str, ...]:
+        """Every Rasa server a retrained model is loaded into (RAPPORT_RASA_URLS)."""
+        return self.rasa_servers or (self.rasa_url,)
+
+    @property
     def action_server_url(self) -> str:
         """Where Rasa (and the hub's status page) reach the action servers:
         RAPPORT_ACTIONS_URL, else this action server's own address."""
@@ -353,6 +371,7 @@ class Settings:
             "RAPPORT_ACTIONS_PORT": str(self.actions_port),
             "RAPPORT_ACTIONS_HOST": self.actions_host,
             **({"RAPPORT_ACTIONS_URL": self.actions_endpoint} if self.actions_endpoint else {}),
+            **({"RAPPORT_RASA_URLS": ",".join(self.rasa_servers)} if self.rasa_servers else {}),
             "RAPPORT_VERIFY_BREAKER_FAILURES": str(self.verify_breaker_failures),
             "RAPPORT_VERIFY_BREAKER_CONTACTS": str(self.verify_breaker_contacts),
             "RAPPORT_VERIFY_BREAKER_MINUTES": str(self.verify_breaker_minutes),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Awaitable, Callable, Optional, Sequence
 from urllib.parse import quote
 
 import aiohttp
@@ -114,3 +114,29 @@ class RasaApi:
         """
         await self._call("PUT", f"{self._base}/model", {"model_file": str(path)},
                          timeout=aiohttp.ClientTimeout(total=timeout))
+
+
+def model_loader(session: aiohttp.ClientSession, servers: Sequence[str],
+                 jwt_secret: Optional[str]) -> Callable[[Path], Awaitable[None]]:
+    """Load a model into every Rasa server (RAPPORT_RASA_URLS), at once.
+
+    Several Rasa processes share the conversations: a retrained model must reach each, or a
+    customer's next message could be answered by the old model on another process. A server
+    that fails keeps its model; the error names it and says which ones took the new one.
+    """
+    clients = [(url, RasaApi(session, url, jwt_secret)) for url in servers]
+
+    async def load_everywhere(path: Path) -> None:
+        outcomes = await asyncio.gather(*(client.load_model(path) for _, client in clients),
+                                        return_exceptions=True)
+        failed = [(url, outcome) for (url, _), outcome in zip(clients, outcomes)
+                  if isinstance(outcome, BaseException)]
+        for _, outcome in failed:
+            if not isinstance(outcome, Exception):
+                raise outcome  # a cancellation, not a server's failure
+        if failed:
+            loaded = len(clients) - len(failed)
+            reasons = "; ".join(f"{url}: {error}" for url, error in failed)
+            raise RasaApiError(f"loaded into {loaded} of {len(clients)} Rasa servers ({reasons})")
+
+    return load_everywhere

@@ -1,7 +1,7 @@
 """`rapport inbox list|label|dismiss`: the NLU inbox from the terminal, as in /console/inbox.
 
-`bot.ops.cli` calls `add_inbox_commands(subparsers, rasa_api=RasaApi)` and then
-`args.handler(settings, args)`. `rasa_api` (bot/hub/rasa_api.py's class) is handed in
+`bot.ops.cli` calls `add_inbox_commands(subparsers, rasa_api=model_loader)` and then
+`args.handler(settings, args)`. `rasa_api` (bot/hub/rasa_api.py's `model_loader`) is handed in
 because the hub imports this package: with it, `--retrain` loads the new model into the
 running bot; without it (or without RAPPORT_RASA_JWT_SECRET) the model is trained and the
 bot picks it up when `rapport run` restarts. Errors are one `rapport: error:` line.
@@ -20,7 +20,7 @@ from bot.settings import Settings
 
 T = TypeVar("T")
 CLI_USER = "cli"  # who labelled, in insight_inbox_labels, when it was this command
-RasaApiFactory = Callable[..., Any]  # RasaApi(session, base_url, jwt_secret)
+RasaApiFactory = Callable[..., Any]  # model_loader(session, servers, jwt_secret)
 
 
 class InboxCliError(RapportError, ValueError):
@@ -166,7 +166,7 @@ def _retrain(settings: Settings, rasa_api: Optional[RasaApiFactory]) -> int:
         async with aiohttp.ClientSession() as session:
             load = None
             if rasa_api is not None and settings.rasa_jwt_secret:
-                load = rasa_api(session, settings.rasa_url, settings.rasa_jwt_secret).load_model
+                load = rasa_api(session, settings.model_servers, settings.rasa_jwt_secret)
             job = RetrainJob(settings, load, on_change=show)
             job.start()
             return await job.wait()

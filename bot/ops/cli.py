@@ -309,7 +309,7 @@ def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     from bot.channel_registry import ChannelRegistry
     from bot.crm.cli import add_crm_commands
     from bot.handoff.cli import add_agent_commands
-    from bot.hub.rasa_api import RasaApi
+    from bot.hub.rasa_api import model_loader
     from bot.insight.cli import add_privacy_commands
     from bot.insight.inbox_cli import add_inbox_commands
     from bot.insight.report_cli import add_insight_commands
@@ -317,7 +317,7 @@ def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     channel_commands = [plugin.add_commands for plugin in ChannelRegistry.installed().plugins
                         if plugin.add_commands is not None]
     def add_inbox(sub: argparse._SubParsersAction) -> None:  # the inbox retrains via Rasa's API
-        add_inbox_commands(sub, rasa_api=RasaApi)
+        add_inbox_commands(sub, rasa_api=model_loader)
 
     return [add_crm_commands, add_agent_commands, add_privacy_commands, add_insight_commands,
             add_inbox, *channel_commands]

@@ -77,3 +77,15 @@ def test_rasa_reaches_the_action_servers_where_rapport_actions_url_says():
     assert Settings.from_env(balanced.child_env()) == balanced
     with pytest.raises(SettingsError, match="RAPPORT_ACTIONS_URL must start with http"):
         Settings.from_env({"RAPPORT_ACTIONS_URL": "nginx:5055"})
+
+
+def test_a_retrained_model_goes_to_every_rasa_server_listed():
+    assert Settings.from_env({"RAPPORT_RASA_PORT": "6005"}).model_servers == (
+        "http://127.0.0.1:6005",)
+    two = Settings.from_env({"RAPPORT_RASA_URLS": "http://rasa-1:5005/, http://rasa-2:5005"})
+    assert two.model_servers == ("http://rasa-1:5005", "http://rasa-2:5005")
+    assert Settings.from_env(two.child_env()) == two
+    for bad, message in (("rasa-1:5005", "must start with http"),
+                         ("http://a:1,http://a:1", "names a server twice")):
+        with pytest.raises(SettingsError, match=message):
+            Settings.from_env({"RAPPORT_RASA_URLS": bad})

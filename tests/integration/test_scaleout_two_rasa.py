@@ -10,25 +10,30 @@ would interleave or lose events. Skips when PostgreSQL or Redis is not running h
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
+import aiohttp
 import pytest
 import redis
 import yaml
 from sqlalchemy.engine import Engine, make_url
 
+from bot.hub.rasa_api import model_loader
 from bot.ops.training import model_path_for
 from bot.settings import Settings
 from tests.support import PROJECT
 from tests.support.postgres import create_pg_database, drop_pg_database, nothing_listens
 from tests.support.service_process import serving
 from tests.support.stack import (
-    REST_AUTH, Stack, free_port, http, rasa_api_headers, rest_conversation, stack_env, texts,
+    REST_AUTH, TEST_JWT_SECRET, Stack, free_port, http, rasa_api_headers, rest_conversation,
+    stack_env, texts,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.scaleout]
@@ -175,3 +180,27 @@ def test_concurrent_messages_alternating_between_two_rasa_processes_take_turns(
                 if not key.endswith(b":counter")]
     lock_store.close()
     assert leftover == []
+
+
+def test_a_retrained_model_reaches_both_rasa_processes(stack: Stack, second_rasa: str,
+                                                       answers: dict[str, str]) -> None:
+    """The hub's model loader (RAPPORT_RASA_URLS) swaps the new model in on each process,
+    and both answer with it."""
+    current = model_path_for(Settings.from_env({**os.environ, **stack.env}))
+    retrained = current.with_name(f"rapport-retrained-{secrets.token_hex(4)}.tar.gz")
+    shutil.copyfile(current.resolve(), retrained)  # a new model file, as a retraining makes
+    servers = [stack.rasa_url, second_rasa]
+
+    async def load() -> None:
+        async with aiohttp.ClientSession() as session:
+            await model_loader(session, servers, TEST_JWT_SECRET)(retrained)
+
+    asyncio.run(load())
+    question = next(iter(answers))
+    for server in servers:
+        status, found = http("GET", f"{server}/status", headers=rasa_api_headers())
+        assert status == 200 and Path(found["model_file"]).name == retrained.name, found
+        status, replies = http("POST", f"{server}/webhooks/rest/webhook",
+                               {"sender": f"after-reload-{secrets.token_hex(3)}",
+                                "message": question}, headers=REST_AUTH, timeout=120)
+        assert status == 200 and texts(replies) == [answers[question]], (server, replies)

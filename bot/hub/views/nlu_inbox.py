@@ -23,7 +23,7 @@ from bot.errors import ContentError
 from bot.hub import keys
 from bot.hub.auth import require_role
 from bot.hub.errors import BadRequest
-from bot.hub.rasa_api import RasaApi
+from bot.hub.rasa_api import model_loader
 from bot.hub.views.analyst import MAX_NUMBER, ROLES
 from bot.hub.views.console import done, render_page
 from bot.insight.nlu_inbox import InboxError, NluInbox, label_messages
@@ -45,9 +45,9 @@ async def inbox_resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     inbox = NluInbox(make_engine(settings.hub_db_url), settings.inbox_confidence,
                      dispose_engine=True)
-    rasa = RasaApi(app[keys.HTTP], settings.rasa_url, settings.rasa_jwt_secret)
     app[INBOX] = inbox
-    app[RETRAIN] = RetrainJob(settings, rasa.load_model)
+    app[RETRAIN] = RetrainJob(settings, model_loader(app[keys.HTTP], settings.model_servers,
+                                                     settings.rasa_jwt_secret))
     try:
         yield
     finally:

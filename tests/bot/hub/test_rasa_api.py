@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.hub.rasa_api import (
     HANDOFF_CALLBACK, HANDOFF_RESOLVED, HUB_USER, TOKEN_SECONDS, RasaApi, RasaApiError,
-    RasaUnavailable,
+    RasaUnavailable, model_loader,
 )
 from tests.support.stack import free_port
 
@@ -245,3 +245,39 @@ async def test_a_rasa_that_does_not_answer_in_time_is_rasa_unavailable(rasa, ses
     assert str(raised.value) == "Rasa is unreachable (TimeoutError)"
     assert isinstance(raised.value.__cause__, asyncio.TimeoutError)
     assert len(stand_in.seen) == 1  # it was asked, once
+
+
+# -- a retrained model, into every Rasa server ---------------------------------------------
+
+@pytest_asyncio.fixture
+async def two_rasas(aiohttp_server) -> AsyncIterator[list[tuple[StandIn, str]]]:
+    found = []
+    for _ in range(2):
+        stand_in = StandIn()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", stand_in.handle)
+        server = await aiohttp_server(app)
+        found.append((stand_in, str(server.make_url("/")).rstrip("/")))
+    yield found
+
+
+async def test_a_model_is_loaded_into_every_rasa_server(two_rasas, session, tmp_path):
+    model = tmp_path / "rapport-abc.tar.gz"
+    load = model_loader(session, [url for _, url in two_rasas], SECRET)
+    await load(model)
+    for stand_in, _ in two_rasas:
+        (seen,) = stand_in.seen
+        assert (seen.method, seen.path, seen.body) == ("PUT", "/model",
+                                                       {"model_file": str(model)})
+        assert claims(seen)["user"] == HUB_USER
+
+
+async def test_a_server_that_fails_is_named_and_the_others_still_load(two_rasas, session,
+                                                                      tmp_path):
+    (good, good_url), (bad, bad_url) = two_rasas
+    bad.status, bad.reply = 500, {"message": "could not load"}
+    load = model_loader(session, [good_url, bad_url], SECRET)
+    with pytest.raises(RasaApiError, match="loaded into 1 of 2 Rasa servers") as failure:
+        await load(tmp_path / "rapport-abc.tar.gz")
+    assert bad_url in str(failure.value) and good_url not in str(failure.value)
+    assert len(good.seen) == len(bad.seen) == 1
