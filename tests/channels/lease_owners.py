@@ -24,4 +24,4 @@ def exited_pid() -> int:
 
 def dead_owner() -> str:
     """The owner name of a process on this machine that has exited (a kill -9'd runner)."""
-    return owner_with(pid=str(exited_pid()), token="deadbeef")
+    return owner_with(pid=str(exited_pid()))

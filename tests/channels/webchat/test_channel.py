@@ -19,7 +19,8 @@ from channels.webchat.sender import WebChatSender
 from channels.webchat.store import TurnLease, WebChatStore
 from channels.webchat.tables import messages, sessions
 
-from tests.channels.lease_owners import dead_owner, owner_with
+from channels.leases import new_owner
+from tests.channels.lease_owners import dead_owner
 
 from .conftest import SHOP
 
@@ -360,7 +361,7 @@ async def test_a_retry_while_the_turn_is_running_waits_for_its_answer(channel_se
 async def test_a_live_runners_turn_is_not_taken_until_its_lease_ends(channel_server) -> None:
     server = await channel_server(max_wait=0.5)
     token = await server.new_token()
-    alive = owner_with(token="0000aaaa")  # this process, another runner: certainly alive
+    alive = new_owner()  # this process, another runner: certainly alive
     sender = await _left_unfinished(server, token, "hi", "c-5", alive)
     status, body = await server.say(token, "hi", client_id="c-5")
     assert status == 503 and "still answering" in body["error"]

@@ -18,7 +18,7 @@ from channels.webchat.store import (
     DuplicateMessage, TurnLease, TurnState, WebChatStore, clean_payload,
 )
 from channels.webchat.tables import sessions
-from tests.channels.lease_owners import dead_owner, owner_with
+from tests.channels.lease_owners import dead_owner
 
 
 async def test_schema_is_created_idempotently(store_url: str) -> None:
@@ -182,7 +182,7 @@ async def test_an_answer_clears_the_turn_in_the_same_write(store: WebChatStore) 
     live = new_owner()
     customer = (await store.append("wc-t", "customer", [{"text": "hi"}], client_id="k1",
                                    turn=TurnLease(live, time.time() + 60)))[0]
-    other = owner_with(token="0000bbbb")
+    other = new_owner()  # another runner of this process
     assert await store.claim_turn("wc-t", customer.seq, other, 60) is TurnState.BUSY
     await store.append("wc-t", "bot", [{"text": "hello!"}], answering=customer.seq)
     assert await store.claim_turn("wc-t", customer.seq, other, 60) is TurnState.ANSWERED
@@ -199,8 +199,7 @@ async def test_one_of_many_claims_on_a_dead_runners_turn_wins(store_url: str) ->
         customer = (await stores[0].append("wc-d", "customer", [{"text": "hi"}],
                                            turn=TurnLease(dead_owner(), time.time() + 60)))[0]
         claims = await asyncio.gather(*(
-            store.claim_turn("wc-d", customer.seq, owner_with(token=f"{n:08x}"), 60)
-            for n, store in enumerate(stores)))
+            store.claim_turn("wc-d", customer.seq, new_owner(), 60) for store in stores))
         assert sorted(state.value for state in claims) == ["busy"] * 5 + ["claimed"]
     finally:
         for store in stores:
