@@ -14,6 +14,7 @@ from rasa_sdk import Tracker
 
 from bot.conversation.identity import find_contact, find_order_number
 from bot.conversation.reading import read_message
+from bot.crm.validation import MAX_REQUEST_KEY_CHARS
 
 Event = Dict[str, Any]
 
@@ -78,7 +79,6 @@ def latest_message_id(tracker: Tracker) -> Optional[str]:
     return str(message_id) if message_id else None
 
 
-MAX_REQUEST_KEY_CHARS = 200  # what the CRM accepts as a request key
 
 
 def request_key(tracker: Tracker, purpose: Optional[str] = None) -> Optional[str]:

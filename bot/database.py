@@ -59,7 +59,7 @@ def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, durable: bool =
         engine = create_engine(parsed, future=future,
                                connect_args={"check_same_thread": False, "timeout": timeout},
                                **options)
-        tune_sqlite(engine, durable=durable)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, durable=durable))
         return engine
     connect_args: dict[str, Any] = {}
     if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
@@ -69,25 +69,14 @@ def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, durable: bool =
                          connect_args=connect_args, **options)
 
 
-def tune_sqlite(engine: Engine, *, durable: bool = False) -> None:
-    """WAL (readers never block the writer), and fsync at checkpoints only unless `durable`,
-    on every connection the engine opens from now on; nothing for other databases.
-
-    Also for engines Rasa makes itself (its tracker store and event broker): in the default
-    rollback-journal mode each commit creates, syncs and deletes a journal file, and the
-    hub's readers block Rasa's writes. WAL with synchronous=NORMAL loses no commit when a
-    process is killed; only a power cut may lose the last moments.
-    """
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", partial(_sqlite_pragmas, durable=durable))
-
-
 def pooled_sqlite(engine: Engine) -> Engine:
     """For an engine Rasa made itself (tracker store, event broker): on SQLite, the same file
     through `make_engine` (a pool, WAL, a lock timeout; Rasa's 1.x-style API); else `engine`.
 
-    Rasa opens SQLite without a pool: every retrieve, save and published turn opened the file
-    anew, and closing the last connection to a WAL database checkpoints it.
+    Rasa opens SQLite without a pool and in rollback-journal mode: every retrieve, save and
+    published turn opened the file anew, each commit created, synced and deleted a journal,
+    and the hub's readers blocked Rasa's writes. WAL with synchronous=NORMAL loses no commit
+    when a process is killed; only a power cut may lose the last moments.
     """
     if engine.dialect.name != "sqlite":
         return engine

@@ -108,10 +108,13 @@ class SettingsError(RapportError, ValueError):
 
 
 def _http_url(env: Mapping[str, str], name: str) -> Optional[str]:
-    raw = (env.get(name) or "").strip()
+    return _checked_http_url(name, (env.get(name) or "").strip()) or None
+
+
+def _checked_http_url(name: str, raw: str) -> str:
     if raw and not raw.startswith(("http://", "https://")):
         raise SettingsError(f"{name} must start with http:// or https://, got {raw!r}")
-    return raw or None
+    return raw
 
 
 def _proxies(raw: str) -> tuple[str, ...]:
@@ -153,10 +156,8 @@ def _rabbitmq_url(raw: str) -> Optional[str]:
 
 
 def _http_urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    urls = tuple(part.strip().rstrip("/") for part in (env.get(name) or "").split(",")
-                 if part.strip())
-    for url in urls:
-        _http_url({name: url}, name)
+    urls = tuple(_checked_http_url(name, part.strip().rstrip("/"))
+                 for part in (env.get(name) or "").split(",") if part.strip())
     if len(set(urls)) != len(urls):
         raise SettingsError(f"{name} names a server twice")
     return urls

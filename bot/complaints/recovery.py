@@ -148,12 +148,9 @@ def _opened_before(case: Case, card: CustomerCard) -> bool:
 
 
 def _first_offer(offers: tuple[Offer, ...]) -> Optional[Offer]:
-    """The offer an earlier run of this request made: the case's first (later ones are
-    counter-offers), preferring one still pending in case the order is unclear."""
-    if not offers:
-        return None
-    pending = [offer for offer in offers if offer.status == "offered"]
-    return offers[0] if offers[0].status == "offered" or not pending else pending[0]
+    """The offer an earlier run of this request made: the case's first (the customer cannot
+    have answered it yet, so there is no later one)."""
+    return offers[0] if offers else None
 
 
 def _remedy_for(offer: Offer, decision: Decision) -> Optional[Remedy]:

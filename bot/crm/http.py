@@ -66,6 +66,7 @@ from bot.crm.interface import (
 from bot.crm.serialise import SerialiseError, from_json, to_json
 from bot.crm.validation import (
     as_utc, clean_channel_user, clean_key, clean_text, normalise_order_number,
+    require_request_key,
 )
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,6 @@ T = TypeVar("T")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"  # makes a POST safe to repeat (one case per key)
-MAX_IDEMPOTENCY_KEY_CHARS = 200
 RETRY_STATUSES = frozenset({502, 503, 504})
 NOT_FOUND_ERRORS: dict[str, type[CrmError]] = {
     "order_not_found": OrderNotFound,
@@ -151,7 +151,7 @@ class HttpCrm:
 
     async def open_case(self, new_case: NewCase) -> Case:
         body = to_json(new_case)
-        key = _idempotency_key(body.pop("request_key", None))
+        key = require_request_key(body.pop("request_key", None))  # as a header, unchanged
         if key is None:
             return _read(Case, await self._call("POST", ("cases",), body))
         data = await self._call("POST", ("cases",), body, headers={IDEMPOTENCY_HEADER: key},
@@ -254,19 +254,6 @@ def _read(cls: type[T], data: Any) -> T:
         return from_json(cls, data)
     except SerialiseError as error:
         raise CrmUnavailable(f"CRM API answered data Rapport cannot read: {error}") from error
-
-
-def _idempotency_key(raw: object) -> Optional[str]:
-    """`NewCase.request_key` as a header value, or `InvalidRequest` (as `SqlCrm` refuses it):
-    checked here too, since a header cannot carry a line break and loses surrounding spaces."""
-    if raw is None:
-        return None
-    if not isinstance(raw, str) or not 1 <= len(raw) <= MAX_IDEMPOTENCY_KEY_CHARS \
-            or not raw.isprintable() or raw != raw.strip():
-        raise InvalidRequest(
-            f"request_key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters "
-            "without leading or trailing spaces")
-    return raw
 
 
 def _id(raw: str, missing: type[CrmError] = CustomerNotFound) -> str:

@@ -37,7 +37,7 @@ from bot.crm.validation import (
     CASE_STATUSES, MAX_DESCRIPTION_CHARS, MAX_SUMMARY_CHARS, OFFER_KINDS, OPEN_CASE_STATUSES,
     SEVERITIES, attempt_key, clean_channel_user, clean_key, clean_text,
     naive_utc, normalise_order_number, require_amount, require_category, require_choice,
-    require_csat, require_score,
+    require_csat, require_request_key, require_score,
 )
 from bot.database import ThreadedStore, make_session_factory, naive_utcnow
 
@@ -52,7 +52,6 @@ VOUCHER_PREFIX = "LO-"
 VOUCHER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
 VOUCHER_LENGTH = 10
 _ATTEMPT_LOCK_KEY = 0x52617076  # PostgreSQL advisory lock serialising verification attempts
-MAX_REQUEST_KEY_CHARS = 200  # cases.request_key is a String(200)
 
 
 def new_voucher_code() -> str:
@@ -313,22 +312,6 @@ def _settle_attempt(session: Session, attempt_id: str, outcome: str) -> None:
         session.delete(row)  # never compared: it says nothing about anyone's guesses
     else:
         row.succeeded = outcome == "succeeded"
-
-
-def require_request_key(value: object) -> Optional[str]:
-    """The idempotency key as given (None: no key), or `InvalidRequest` saying why not.
-
-    A key is 1 to 200 printable characters without surrounding spaces, so it survives an
-    HTTP header (`Idempotency-Key`) unchanged.
-    """
-    if value is None:
-        return None
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_REQUEST_KEY_CHARS \
-            or not value.isprintable() or value != value.strip():
-        raise InvalidRequest(
-            f"request_key must be 1 to {MAX_REQUEST_KEY_CHARS} printable characters "
-            "without leading or trailing spaces")
-    return value
 
 
 def _case_by_request_key(session: Session, key: str, customer_id: str) -> Optional[Case]:

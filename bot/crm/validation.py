@@ -116,3 +116,22 @@ def as_utc(moment: datetime) -> datetime:
 def naive_utc(moment: datetime) -> datetime:
     """The naive UTC datetime the database stores."""
     return as_utc(moment).replace(tzinfo=None)
+
+
+MAX_REQUEST_KEY_CHARS = 200  # cases.request_key is a String(200)
+
+
+def require_request_key(value: object) -> Optional[str]:
+    """The idempotency key as given (None: no key), or `InvalidRequest` saying why not.
+
+    A key is 1 to 200 printable characters without surrounding spaces, so it survives an
+    HTTP header (`Idempotency-Key`) unchanged.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_REQUEST_KEY_CHARS \
+            or not value.isprintable() or value != value.strip():
+        raise InvalidRequest(
+            f"request_key must be 1 to {MAX_REQUEST_KEY_CHARS} printable characters "
+            "without leading or trailing spaces")
+    return value

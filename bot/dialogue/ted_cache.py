@@ -21,6 +21,8 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Optional
 
+from rasa.shared.nlu.constants import TEXT
+
 CACHE_SIZE = 4096  # distinct dialogue states remembered per policy
 
 
@@ -76,8 +78,6 @@ def _sorted(value: Any) -> Any:
 
 def reads_text(policy: Any) -> bool:
     """True for a policy trained on user text: its prediction depends on more than states."""
-    from rasa.shared.nlu.constants import TEXT
-
     return bool(policy.only_e2e) or TEXT in (policy.fake_features or {})
 
 

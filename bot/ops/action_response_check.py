@@ -13,6 +13,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from jsonschema.exceptions import best_match
+from rasa.shared.constants import DOCS_BASE_URL
+
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
@@ -27,9 +30,6 @@ def _validator() -> Any:
 
 def validate_action_result(_action: Any, result: dict[str, Any]) -> bool:
     """`RemoteAction._validate_action_result`: True, or Rasa's ValidationError."""
-    from jsonschema.exceptions import best_match
-    from rasa.shared.constants import DOCS_BASE_URL
-
     error = best_match(_validator().iter_errors(result))  # what jsonschema.validate raises
     if error is None:
         return True
